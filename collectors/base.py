@@ -1,0 +1,175 @@
+"""The small interface every collector implements, and the charge record they produce.
+
+Collectors come in two kinds. A :class:`RecordCollector` yields :class:`Charge`
+objects (HTTP APIs, the config's subscriptions). A :class:`BulkCollector` is for
+files too large for a Python object per row (FOCUS exports, agent log folders): it
+lists its files and declares a :class:`BulkSpec`, a SELECT over ``$files`` that the
+store runs inside DuckDB. Collectors know their formats; they import no database
+module and nothing of the UI.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+CostBasis = Literal["billed", "estimated", "unpriced"]
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One amount a provider bills, in the charge table's vocabulary (DESIGN.md)."""
+
+    record_key: str
+    provider: str
+    service: str
+    billed_cost: Decimal | None
+    currency: str
+    charge_date: dt.date | None = None
+    period_start: dt.datetime | None = None
+    period_end: dt.datetime | None = None
+    service_category: str | None = None
+    sku: str | None = None
+    model: str | None = None
+    list_cost: Decimal | None = None
+    charge_category: str = "Usage"
+    quantity: Decimal | None = None
+    unit: str | None = None
+    input_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_5m_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_basis: CostBasis = "billed"
+    price_version: str | None = None
+    billing: str | None = None
+    origin: str | None = None
+    repository: str | None = None
+    account: str | None = None
+    resource_id: str | None = None
+    tags: Mapping[str, str] | None = None
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a collector is told about its run: its entry, the clock and the zone."""
+
+    name: str
+    settings: Mapping[str, Any]
+    now: dt.datetime
+    zone: ZoneInfo
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Parsed config a collector needs beyond its own entry (subscriptions)."""
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """Charges from a record source and which stored rows they replace.
+
+    ``replaces_all`` means the read is the source's whole truth (rows it no longer
+    yields are removed); otherwise only rows with the same record keys change.
+    """
+
+    charges: list[Charge]
+    replaces_all: bool = False
+    read: int = 0
+
+
+@dataclass(frozen=True)
+class BulkSpec:
+    """A bulk read the store runs in DuckDB over the changed files.
+
+    ``select`` reads the files named in ``params`` and yields, for ``target ==
+    "charges"``, the charge table's columns plus ``filename`` and ``problem`` (why a
+    row cannot be taken; a file with one such row is refused whole); for ``target ==
+    "usage"``, one row per log line with the columns of :data:`USAGE_COLUMNS`.
+    """
+
+    target: Literal["charges", "usage"]
+    select: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The named parameters the SELECT uses, such as ``files``: the paths as strings,
+    spelled as the reader's ``filename`` column will give them back."""
+    provider: str = ""
+    """For usage: the price table's provider id (``anthropic``, ``openai``)."""
+    provider_name: str = ""
+    """For usage: the provider as the app shows it (``Anthropic``)."""
+    service_category: str = "AI and Machine Learning"
+
+
+USAGE_COLUMNS = (
+    "filename",
+    "kind",
+    "record_key",
+    "ts",
+    "model",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "rank",
+    "origin",
+    "session_id",
+)
+"""Columns of a usage read. ``kind`` is ``usage`` for a line that counts, else why it
+was skipped (``other``, ``synthetic``, ``error``, ``malformed``, ``negative``); ``rank``
+orders lines that share a ``record_key`` (the highest is kept). ``input_tokens``
+never includes cached tokens."""
+
+
+class Collector:
+    """Base of both kinds; subclasses set the class attributes."""
+
+    type: ClassVar[str]
+    title: ClassVar[str]
+    """How the app names the source's kind (``Claude Code logs``)."""
+    settings_keys: ClassVar[frozenset[str]] = frozenset()
+    ignored_keys: ClassVar[frozenset[str]] = frozenset()
+    """Keys the seed's example writes that this collector accepts and does not use."""
+
+    def __init__(self, context: SourceContext) -> None:
+        self.context = context
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(key, problem) for the first wrong setting, or None when all are fine."""
+        return None
+
+    @classmethod
+    def detect(cls) -> bool:
+        """True when this source has data in its default place without a config entry."""
+        return False
+
+
+class RecordCollector(Collector):
+    def collect(self) -> RecordBatch:
+        raise NotImplementedError
+
+
+class BulkCollector(Collector):
+    def files(self) -> list[Path]:
+        """Every file this source reads now; the store skips the unchanged ones."""
+        raise NotImplementedError
+
+    def spec(self, files: list[Path]) -> BulkSpec:
+        """The read of ``files``, the changed ones among :meth:`files`."""
+        raise NotImplementedError
+
+    def check_file(self, path: Path) -> str | None:
+        """Why a file cannot be read as this source's format, or None."""
+        return None
+
+    def malformed_lines(self, path: Path) -> list[int]:
+        """1-based numbers of the lines a format check rejects, for the refresh log."""
+        return []
+
+    def repositories(self, origins: Iterable[str]) -> dict[str, str | None]:
+        """The git repository name of each working folder, where one is found."""
+        return {}

@@ -1,0 +1,109 @@
+"""What the agent-log collectors share: finding files, checking lines, git repositories."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+
+def existing_dirs(dirs: Iterable[Path]) -> list[Path]:
+    """The folders that exist, each once even when two names lead to the same one."""
+    seen: set[str] = set()
+    result = []
+    for path in dirs:
+        if not path.is_dir():
+            continue
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            result.append(path)
+    return result
+
+
+def find_files(roots: Iterable[Path], pattern: str) -> list[Path]:
+    """Files matching ``pattern`` anywhere below the roots, in a stable order."""
+    found: dict[str, Path] = {}
+    for root in roots:
+        for path in root.rglob(pattern):
+            if path.is_file():
+                found.setdefault(os.path.realpath(path), path)
+    return sorted(found.values())
+
+
+def malformed_json_lines(path: Path, *, required_key: str | None = None) -> list[int]:
+    """1-based numbers of lines that are not a JSON object (or lack the key).
+
+    Only the numbers leave this function: a line's text may hold a user's prompt.
+    """
+    bad = []
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                line = raw.strip()
+                if not line:
+                    continue
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    bad.append(number)
+                    continue
+                if not isinstance(value, dict) or (
+                    required_key is not None and required_key not in value
+                ):
+                    bad.append(number)
+    except OSError:
+        return bad
+    return bad
+
+
+def sql_columns(columns: Mapping[str, str]) -> str:
+    """A DuckDB struct literal for ``read_json``'s ``columns`` option."""
+    return (
+        "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+    )
+
+
+@lru_cache(maxsize=4096)
+def git_repository(folder: str) -> str | None:
+    """The git repository a working folder belongs to: its remote's name, else its root's.
+
+    None when the folder no longer exists or is not inside a repository.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        return None
+    for candidate in (path, *path.parents):
+        marker = candidate / ".git"
+        if marker.exists():
+            return _remote_name(marker) or candidate.name
+    return None
+
+
+def _remote_name(marker: Path) -> str | None:
+    git_dir = marker
+    if marker.is_file():
+        try:
+            text = marker.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+        if not text.startswith("gitdir:"):
+            return None
+        git_dir = (marker.parent / text.split(":", 1)[1].strip()).resolve()
+        common = git_dir / "commondir"
+        if common.is_file():
+            git_dir = (git_dir / common.read_text().strip()).resolve()
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    try:
+        parser.read(git_dir / "config", encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    section = 'remote "origin"'
+    if not parser.has_option(section, "url"):
+        return None
+    url = parser.get(section, "url").rstrip("/")
+    name = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return name.removesuffix(".git") or None

@@ -1,0 +1,641 @@
+"""Reading and checking ``config.yml``: budgets, sources, subscriptions and prices.
+
+The file is found by ``--config``, ``QOINS_CONFIG``, ``./config.yml`` and then the
+user config dir; the first that exists is the only one read. Every error names the
+file, the line and the key, and what is accepted there. ``${VAR}`` values stay as
+written until the source that uses them runs (:func:`resolve_vars`), so an unset
+variable fails that source alone. A source whose own settings are wrong keeps its
+error in :attr:`SourceConfig.error` and fails on refresh while the others run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from collectors import COLLECTOR_TYPES, PLANNED_TYPES
+from collectors.subscriptions import Subscription
+from qoins_tui import locations
+from qoins_tui.errors import ConfigError, MissingSecretError
+
+DEFAULT_THRESHOLDS = (75, 90, 95)
+SOURCE_COMMON_KEYS = frozenset(
+    {"type", "budget_limit", "api_key", "enabled", "tracking_enabled", "base_url"}
+)
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "budget",
+        "services",
+        "subscriptions",
+        "prices",
+        "theme",
+        "notifications",
+        "projects",
+        "team",
+        "shared_services",
+        "local_alternatives",
+    }
+)
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+_TIER_KEY = re.compile(
+    r"^(input|output|cache_read|cache_write_5m|cache_write_1h)_above_(\d+)k$"
+)
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    threshold: Decimal
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    monthly_limit: Decimal | None = None
+    currency: str = "USD"
+    timezone: str = "UTC"
+    alerts: tuple[AlertRule, ...] = ()
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    """Fixed exchange rates: one unit of the key's currency in the budget currency."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One entry under ``services``; ``settings`` holds its own keys as written."""
+
+    name: str
+    type: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    budget_limit: Decimal | None = None
+    detected: bool = False
+    error: str | None = None
+    """Why this source cannot run, with file and line; it fails alone on refresh."""
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.settings.get(key, default)
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    """Rates for one model in USD per million tokens; tiers apply to the whole request."""
+
+    model: str
+    provider: str | None = None
+    input: Decimal | None = None
+    output: Decimal | None = None
+    cache_read: Decimal | None = None
+    cache_write_5m: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    tier_threshold: int | None = None
+    tier: Mapping[str, Decimal] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path | None = None
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    subscriptions: tuple[Subscription, ...] = ()
+    prices: tuple[PriceOverride, ...] = ()
+    theme: str | None = None
+    warnings: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    """Sections other issues read (notifications, projects, team, local_alternatives)."""
+
+    def source(self, name: str) -> SourceConfig | None:
+        return next((s for s in self.sources if s.name == name), None)
+
+
+def system_timezone() -> str:
+    """The zone name of ``TZ`` or ``/etc/localtime``; UTC when neither names one."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return "UTC"
+    marker = "zoneinfo/"
+    if marker in target:
+        name = target.split(marker, 1)[1]
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return "UTC"
+        return name
+    return "UTC"
+
+
+def find_config(flag: str | None) -> Path | None:
+    for candidate in locations.config_candidates(flag):
+        if candidate.is_file():
+            return candidate
+    if flag or os.environ.get("QOINS_CONFIG"):
+        wanted = locations.config_candidates(flag)[0]
+        origin = "--config" if flag else "QOINS_CONFIG"
+        raise ConfigError(f"{wanted}: no such file (named by {origin}).")
+    return None
+
+
+def load_settings(flag: str | None = None) -> Settings:
+    """Find and read the config; no file at all gives the defaults."""
+    path = find_config(flag)
+    if path is None:
+        return Settings(budget=BudgetConfig(timezone=system_timezone()))
+    return load_file(path)
+
+
+def load_file(path: Path) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text ({exc.reason}).") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | None = None) -> Settings:
+    where = str(path) if path else "config"
+    try:
+        doc = YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{where}{line}: not valid YAML ({exc.problem}).") from exc
+    except YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML ({exc}).") from exc
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections.")
+    return _Parser(where).settings(doc, path)
+
+
+def resolve_vars(value: str, source: str, key: str) -> str:
+    """Replace ``${VAR}`` from the environment; an unset one fails ``source``."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = os.environ.get(name)
+        if found is None:
+            raise MissingSecretError(
+                f"{source}: {key} uses ${{{name}}}, which is not set in the "
+                "environment. Set it, or store the value with `qoins keys set`."
+            )
+        return found
+
+    return _VAR.sub(lookup, value)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """A YAML number or numeric string as an exact Decimal; floats via their repr."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an amount")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not a number") from exc
+        if not result.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+        return result
+    raise ValueError(f"{value!r} is not a number")
+
+
+class _Parser:
+    """Turns the YAML tree into :class:`Settings`, naming file, line and key on error."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.warnings: list[str] = []
+
+    def at(self, node: Any, key: Any) -> str:
+        line = None
+        lc = getattr(node, "lc", None)
+        if lc is not None:
+            try:
+                position = lc.key(key) if isinstance(key, str) else lc.item(key)
+                line = position[0] + 1
+            except (KeyError, IndexError, TypeError, AttributeError):
+                line = lc.line + 1 if lc.line is not None else None
+        return f"{self.where} line {line}" if line else self.where
+
+    def fail(self, node: Any, key: Any, path: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.at(node, key)}, {path}: {message}")
+
+    def settings(self, doc: Mapping[str, Any], path: Path | None) -> Settings:
+        for key in doc:
+            if key not in TOP_LEVEL_KEYS:
+                accepted = ", ".join(sorted(TOP_LEVEL_KEYS))
+                raise self.fail(
+                    doc, key, str(key), f"unknown section; accepted: {accepted}."
+                )
+        budget = self.budget(doc.get("budget") or {}, doc)
+        sources = self.sources(doc.get("services") or {}, doc)
+        subscriptions = self.subscriptions(doc.get("subscriptions") or [], doc)
+        prices = self.prices(doc.get("prices") or {}, doc)
+        theme = doc.get("theme")
+        if theme is not None and not isinstance(theme, str):
+            raise self.fail(doc, "theme", "theme", "must be a theme's name.")
+        raw = {
+            key: doc.get(key)
+            for key in (
+                "notifications",
+                "projects",
+                "team",
+                "shared_services",
+                "local_alternatives",
+            )
+            if key in doc
+        }
+        return Settings(
+            path=path,
+            budget=budget,
+            sources=sources,
+            subscriptions=subscriptions,
+            prices=prices,
+            theme=theme,
+            warnings=tuple(self.warnings),
+            raw=raw,
+        )
+
+    def mapping(
+        self, value: Any, parent: Any, key: Any, path: str
+    ) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(parent, key, path, "must be a mapping of keys to values.")
+        return value
+
+    def amount(
+        self, node: Any, key: str, path: str, *, negative: bool = False
+    ) -> Decimal:
+        try:
+            value = to_decimal(node[key])
+        except ValueError as exc:
+            raise self.fail(
+                node, key, path, f"{exc}; write an amount like 110.00."
+            ) from exc
+        if value < 0 and not negative:
+            raise self.fail(node, key, path, "must not be negative.")
+        return value
+
+    def budget(self, node: Any, doc: Any) -> BudgetConfig:
+        node = self.mapping(node, doc, "budget", "budget")
+        known = {"monthly_limit", "currency", "timezone", "alerts", "rates"}
+        for key in node:
+            if key not in known:
+                accepted = ", ".join(sorted(known))
+                raise self.fail(
+                    node, key, f"budget.{key}", f"unknown key; accepted: {accepted}."
+                )
+        limit = None
+        if node.get("monthly_limit") is not None:
+            limit = self.amount(node, "monthly_limit", "budget.monthly_limit")
+        currency = str(node.get("currency", "USD")).strip().upper()
+        if not _CURRENCY.match(currency):
+            raise self.fail(
+                node,
+                "currency",
+                "budget.currency",
+                "must be a three-letter ISO 4217 code such as USD or EUR.",
+            )
+        timezone = node.get("timezone")
+        if timezone is None:
+            timezone = system_timezone()
+        else:
+            timezone = str(timezone)
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise self.fail(
+                    node,
+                    "timezone",
+                    "budget.timezone",
+                    f"unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.",
+                ) from exc
+        alerts = self.alerts(node.get("alerts"), node)
+        rates = {}
+        if node.get("rates") is not None:
+            rate_node = self.mapping(node["rates"], node, "rates", "budget.rates")
+            for code in rate_node:
+                path = f"budget.rates.{code}"
+                if not isinstance(code, str) or not _CURRENCY.match(code):
+                    raise self.fail(
+                        rate_node,
+                        code,
+                        path,
+                        "keys must be currency codes such as EUR.",
+                    )
+                rate = self.amount(rate_node, code, path)
+                if rate == 0:
+                    raise self.fail(
+                        rate_node, code, path, "a rate of 0 would erase spend."
+                    )
+                rates[code] = rate
+        return BudgetConfig(limit, currency, timezone, alerts, rates)
+
+    def alerts(self, node: Any, parent: Any) -> tuple[AlertRule, ...]:
+        if node is None:
+            return tuple(
+                AlertRule(Decimal(t), ("terminal", "toast")) for t in DEFAULT_THRESHOLDS
+            )
+        if not isinstance(node, list):
+            raise self.fail(
+                parent,
+                "alerts",
+                "budget.alerts",
+                "must be a list of {threshold, channels}.",
+            )
+        rules = []
+        for index, item in enumerate(node):
+            path = f"budget.alerts[{index}]"
+            item = self.mapping(item, node, index, path)
+            if "threshold" not in item:
+                raise self.fail(
+                    node, index, path, "needs a threshold in percent, such as 75."
+                )
+            threshold = self.amount(item, "threshold", f"{path}.threshold")
+            channels = item.get("channels", ["terminal"])
+            if not isinstance(channels, list) or not all(
+                isinstance(c, str) for c in channels
+            ):
+                raise self.fail(
+                    item,
+                    "channels",
+                    f"{path}.channels",
+                    "must be a list of channel names.",
+                )
+            rules.append(AlertRule(threshold, tuple(channels)))
+        return tuple(rules)
+
+    def sources(self, node: Any, doc: Any) -> tuple[SourceConfig, ...]:
+        node = self.mapping(node, doc, "services", "services")
+        sources = []
+        for name, entry in node.items():
+            path = f"services.{name}"
+            if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_.-]+$", name):
+                raise self.fail(
+                    node, name, path, "names use letters, digits, '_', '-' and '.'."
+                )
+            if entry is None:
+                entry = {}
+            entry = self.mapping(entry, node, name, path)
+            sources.append(self.source(name, entry, node))
+        return tuple(sources)
+
+    def source(self, name: str, entry: Mapping[str, Any], parent: Any) -> SourceConfig:
+        path = f"services.{name}"
+        kind = str(entry.get("type", name))
+        budget_limit = None
+        if entry.get("budget_limit") is not None:
+            budget_limit = self.amount(entry, "budget_limit", f"{path}.budget_limit")
+        settings = dict(entry)
+        error = None
+        collector = COLLECTOR_TYPES.get(kind)
+        if collector is None:
+            where = self.at(entry, "type") if "type" in entry else self.at(parent, name)
+            if kind in PLANNED_TYPES:
+                error = (
+                    f"{where}, {path}: type {kind!r} has no collector in this version of "
+                    "QOINs yet; its spend cannot be read. Remove the entry or import "
+                    "its cost export with `qoins import`."
+                )
+            else:
+                accepted = ", ".join(sorted(COLLECTOR_TYPES))
+                error = f"{where}, {path}: unknown type {kind!r}; accepted: {accepted}."
+        else:
+            allowed = SOURCE_COMMON_KEYS | collector.settings_keys
+            seed_keys = collector.ignored_keys
+            for key in entry:
+                if key not in allowed and key not in seed_keys:
+                    accepted = ", ".join(sorted(allowed))
+                    error = f"{self.at(entry, key)}, {path}.{key}: unknown key for type {kind!r}; accepted: {accepted}."
+                    break
+            if error is None:
+                problem = collector.check_settings(settings)
+                if problem is not None:
+                    key, message = problem
+                    error = f"{self.at(entry, key)}, {path}.{key}: {message}"
+        if entry.get("enabled") is False or entry.get("tracking_enabled") is False:
+            settings["enabled"] = False
+        return SourceConfig(name, kind, settings, budget_limit, error=error)
+
+    def subscriptions(self, node: Any, doc: Any) -> tuple[Subscription, ...]:
+        if not isinstance(node, list):
+            raise self.fail(
+                doc,
+                "subscriptions",
+                "subscriptions",
+                "must be a list of subscriptions.",
+            )
+        result = []
+        names: set[str] = set()
+        for index, item in enumerate(node):
+            path = f"subscriptions[{index}]"
+            item = self.mapping(item, node, index, path)
+            for key in ("name", "amount", "start"):
+                if item.get(key) is None:
+                    raise self.fail(
+                        node,
+                        index,
+                        path,
+                        f"needs {key!r} (name, provider, amount, currency, period, start).",
+                    )
+            name = str(item["name"])
+            if name in names:
+                raise self.fail(
+                    item,
+                    "name",
+                    f"{path}.name",
+                    f"{name!r} is listed twice; names must be unique.",
+                )
+            names.add(name)
+            amount = self.amount(item, "amount", f"{path}.amount")
+            currency = str(item.get("currency", "USD")).strip().upper()
+            if not _CURRENCY.match(currency):
+                raise self.fail(
+                    item, "currency", f"{path}.currency", "must be a code such as USD."
+                )
+            period = str(item.get("period", "monthly"))
+            if period not in ("monthly", "yearly"):
+                raise self.fail(
+                    item, "period", f"{path}.period", "must be monthly or yearly."
+                )
+            seats = item.get("seats", 1)
+            if isinstance(seats, bool) or not isinstance(seats, int) or seats < 1:
+                raise self.fail(
+                    item,
+                    "seats",
+                    f"{path}.seats",
+                    "must be a whole number of at least 1.",
+                )
+            start = self.date(item, "start", f"{path}.start")
+            renews = (
+                self.date(item, "renews", f"{path}.renews")
+                if item.get("renews")
+                else None
+            )
+            ends = self.date(item, "ends", f"{path}.ends") if item.get("ends") else None
+            result.append(
+                Subscription(
+                    name=name,
+                    provider=str(item.get("provider", name)),
+                    amount=amount,
+                    currency=currency,
+                    period=period,
+                    start=start,
+                    seats=seats,
+                    renews=renews,
+                    ends=ends,
+                    project=str(item["project"]) if item.get("project") else None,
+                    category=str(item["category"]) if item.get("category") else None,
+                )
+            )
+        return tuple(result)
+
+    def date(self, node: Any, key: str, path: str) -> dt.date:
+        value = node[key]
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise self.fail(
+                node, key, path, f"{value!r} is not a date; write YYYY-MM-DD."
+            ) from exc
+
+    def prices(self, node: Any, doc: Any) -> tuple[PriceOverride, ...]:
+        node = self.mapping(node, doc, "prices", "prices")
+        result = []
+        for model, entry in node.items():
+            path = f"prices.{model}"
+            entry = self.mapping(entry, node, model, path)
+            values: dict[str, Decimal] = {}
+            tier: dict[str, Decimal] = {}
+            threshold = None
+            provider = None
+            aliases: tuple[str, ...] = ()
+            for key in entry:
+                kpath = f"{path}.{key}"
+                if key in PRICE_FIELDS:
+                    values[key] = self.rate(entry, key, kpath)
+                elif match := _TIER_KEY.match(str(key)):
+                    tier[match.group(1)] = self.rate(entry, key, kpath)
+                    above = int(match.group(2)) * 1000
+                    if threshold is not None and threshold != above:
+                        raise self.fail(
+                            entry,
+                            key,
+                            kpath,
+                            "all tier prices of a model must use one threshold.",
+                        )
+                    threshold = above
+                elif key == "tier_threshold":
+                    value = entry[key]
+                    if (
+                        isinstance(value, bool)
+                        or not isinstance(value, int)
+                        or value <= 0
+                    ):
+                        raise self.fail(
+                            entry,
+                            key,
+                            kpath,
+                            "must be a whole number of tokens, such as 200000.",
+                        )
+                    if threshold is not None and threshold != value:
+                        raise self.fail(
+                            entry, key, kpath, "disagrees with the *_above_Nk keys."
+                        )
+                    threshold = value
+                elif key == "provider":
+                    provider = str(entry[key]).lower()
+                elif key == "aliases":
+                    raw = entry[key]
+                    if not isinstance(raw, list) or not all(
+                        isinstance(a, str) for a in raw
+                    ):
+                        raise self.fail(
+                            entry, key, kpath, "must be a list of model names."
+                        )
+                    aliases = tuple(a.lower() for a in raw)
+                else:
+                    accepted = ", ".join(
+                        [
+                            *PRICE_FIELDS,
+                            "<field>_above_<N>k",
+                            "tier_threshold",
+                            "provider",
+                            "aliases",
+                        ]
+                    )
+                    raise self.fail(
+                        entry, key, kpath, f"unknown key; accepted: {accepted}."
+                    )
+            if tier and threshold is None:
+                raise self.fail(node, model, path, "tier prices need a tier_threshold.")
+            if (
+                "cache_read" in values
+                and "input" in values
+                and values["cache_read"] >= values["input"]
+            ):
+                self.warnings.append(
+                    f"{self.at(entry, 'cache_read')}, {path}.cache_read: is not below the input rate; check the figures."
+                )
+            result.append(
+                PriceOverride(
+                    model=str(model).lower(),
+                    provider=provider,
+                    tier_threshold=threshold,
+                    tier=tier,
+                    aliases=aliases,
+                    **values,
+                )
+            )
+        return tuple(result)
+
+    def rate(self, node: Any, key: str, path: str) -> Decimal:
+        value = self.amount(node, key, path)
+        if value and value < Decimal("0.0001"):
+            raise self.fail(
+                node,
+                key,
+                path,
+                f"{value} looks like a price per token; prices here are USD per million tokens (3e-06 per token is 3.00).",
+            )
+        if value > 10000:
+            raise self.fail(
+                node,
+                key,
+                path,
+                f"{value} USD per million tokens is implausible; check the unit.",
+            )
+        return value

@@ -1,0 +1,232 @@
+"""The one refresh core: runs every source's collector into the store, isolating failures.
+
+Both callers use it: ``qoins --refresh`` from cron and the app's background worker,
+which only wraps it. A source that fails is recorded with its error and the others
+still refresh; nothing a failed source had stored is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collectors import COLLECTOR_TYPES, DETECTED_TYPES
+from collectors.base import BulkCollector, RecordCollector, SourceContext
+from collectors.focus import FocusCollector
+from qoins_tui.config import Settings, SourceConfig
+from qoins_tui.errors import QoinsError
+from qoins_tui.pricing import PriceBook
+from qoins_tui.store import Counts, RefreshRecord, Store
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = "subscriptions"
+IMPORT_PREFIX = "import:"
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    source: str
+    title: str
+    ok: bool
+    counts: Counts = field(default_factory=Counts)
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+    def summary(self) -> str:
+        """One line for stderr: what was read, counted and skipped, or why it failed."""
+        c = self.counts
+        if not self.ok:
+            return f"{self.source}: failed: {self.error}"
+        parts = [f"{c.read} read"]
+        if c.files_read or c.files_skipped:
+            parts.insert(0, f"{c.files_read} files read, {c.files_skipped} unchanged")
+        parts.append(f"{c.new} new, {c.changed} changed")
+        for label, value in (
+            ("duplicate", c.duplicate),
+            ("malformed", c.malformed),
+            ("skipped", c.skipped),
+            ("unpriced", c.unpriced),
+        ):
+            if value:
+                parts.append(f"{value} {label}")
+        return f"{self.source}: ok: {', '.join(parts)} ({self.elapsed_s:.1f} s)"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent before each source starts and once at the end (``source`` None)."""
+
+    done: int
+    total: int
+    source: str | None
+    title: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def planned_sources(
+    settings: Settings, store: Store | None = None
+) -> list[SourceConfig]:
+    """Configured sources in config order, then detected agent logs, then subscriptions."""
+    sources = [s for s in settings.sources if s.setting("enabled", True) is not False]
+    configured_types = {s.type for s in settings.sources}
+    names = {s.name for s in settings.sources}
+    for collector in DETECTED_TYPES:
+        if collector.type not in configured_types and collector.type not in names:
+            if collector.detect():
+                sources.append(
+                    SourceConfig(collector.type, collector.type, detected=True)
+                )
+    has_history = False
+    if not settings.subscriptions and store is not None and store.path.exists():
+        has_history = SUBSCRIPTIONS in store.sources_with_charges()
+    if (settings.subscriptions or has_history) and SUBSCRIPTIONS not in names:
+        sources.append(SourceConfig(SUBSCRIPTIONS, SUBSCRIPTIONS))
+    return sources
+
+
+def run_refresh(
+    settings: Settings,
+    store: Store,
+    *,
+    now: dt.datetime | None = None,
+    progress: ProgressCallback | None = None,
+    only: Sequence[str] | None = None,
+) -> list[SourceResult]:
+    """Refresh every planned source (or those named in ``only``), one after another."""
+    now = now or dt.datetime.now(dt.UTC)
+    sources = planned_sources(settings, store)
+    if only:
+        sources = [s for s in sources if s.name in only]
+    prices = PriceBook(settings.prices)
+    results = []
+    for index, source in enumerate(sources):
+        title = _title(source)
+        if progress:
+            progress(Progress(index, len(sources), source.name, title))
+        results.append(refresh_source(settings, store, source, now=now, prices=prices))
+    if progress:
+        progress(Progress(len(sources), len(sources), None))
+    return results
+
+
+def refresh_source(
+    settings: Settings,
+    store: Store,
+    source: SourceConfig,
+    *,
+    now: dt.datetime,
+    prices: PriceBook | None = None,
+    files: Sequence[Path] | None = None,
+) -> SourceResult:
+    """Run one source into the store and log the run; never raises for a source's fault."""
+    started = time.perf_counter()
+    started_at = dt.datetime.now(dt.UTC)
+    title = _title(source)
+    counts = Counts()
+    error = None
+    try:
+        counts = _collect(
+            settings, store, source, now, prices or PriceBook(settings.prices), files
+        )
+        if counts.problems:
+            error = "; ".join(counts.problems)
+    except QoinsError as exc:
+        error = exc.message
+    except Exception as exc:  # a collector's bug must not stop the other sources
+        logger.exception("source %s failed", source.name)
+        error = f"unexpected {type(exc).__name__}: {exc}"
+    result = SourceResult(
+        source=source.name,
+        title=title,
+        ok=error is None,
+        counts=counts,
+        error=error,
+        elapsed_s=time.perf_counter() - started,
+    )
+    try:
+        store.record_refresh(
+            RefreshRecord(
+                source=source.name,
+                kind=source.type,
+                started_at=started_at,
+                finished_at=dt.datetime.now(dt.UTC),
+                status="ok" if result.ok else "failed",
+                counts=counts,
+                error=error,
+            )
+        )
+    except QoinsError as exc:
+        logger.warning("could not log the refresh of %s: %s", source.name, exc)
+    return result
+
+
+def _collect(
+    settings: Settings,
+    store: Store,
+    source: SourceConfig,
+    now: dt.datetime,
+    prices: PriceBook,
+    files: Sequence[Path] | None,
+) -> Counts:
+    if source.error:
+        raise QoinsError(source.error)
+    kind = COLLECTOR_TYPES[source.type]
+    extra: dict[str, object] = {}
+    if source.type == SUBSCRIPTIONS:
+        extra["subscriptions"] = settings.subscriptions
+    if files is not None:
+        extra["files"] = [str(p) for p in files]
+    context = SourceContext(
+        name=source.name,
+        settings=source.settings,
+        now=now,
+        zone=settings.budget.zone,
+        extra=extra,
+    )
+    collector = kind(context)
+    if isinstance(collector, RecordCollector):
+        return store.write_records(source.name, collector.collect())
+    assert isinstance(collector, BulkCollector)
+    every = collector.files()
+    changed, unchanged = store.changed_files(source.name, every)
+    billing = (
+        source.setting("billing", "api") if "billing" in kind.settings_keys else None
+    )
+    counts = store.write_bulk(
+        source.name, collector, changed, price=prices, billing=billing, now=now
+    )
+    counts.files_skipped += unchanged
+    return counts
+
+
+def import_files(
+    settings: Settings,
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    now: dt.datetime | None = None,
+) -> list[SourceResult]:
+    """Import FOCUS files once; each file is a source of its own."""
+    now = now or dt.datetime.now(dt.UTC)
+    results = []
+    for path in paths:
+        resolved = path.resolve()
+        source = SourceConfig(
+            name=f"{IMPORT_PREFIX}{resolved}", type=FocusCollector.type, settings={}
+        )
+        results.append(
+            refresh_source(settings, store, source, now=now, files=[resolved])
+        )
+    return results
+
+
+def _title(source: SourceConfig) -> str:
+    kind = COLLECTOR_TYPES.get(source.type)
+    return kind.title if kind is not None else source.type

@@ -1,0 +1,1149 @@
+"""The DuckDB store: the only module that speaks SQL.
+
+It owns the schema and its forward migrations, the short-lived connections (no
+process keeps the file open longer than one unit of work), the idempotent writes of
+record and bulk sources, the refresh log and every query of stored data. A writer
+that meets another process's lock waits with backoff and then fails with a message
+naming the holder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from collectors.base import (
+    USAGE_COLUMNS,
+    BulkCollector,
+    BulkSpec,
+    Charge,
+    RecordBatch,
+)
+from qoins_tui.errors import StoreBusyError, StoreError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MONEY = "DECIMAL(38,12)"
+
+CHARGE_COLUMNS = (
+    "record_key",
+    "period_start",
+    "period_end",
+    "charge_date",
+    "provider",
+    "service",
+    "service_category",
+    "sku",
+    "model",
+    "billed_cost",
+    "list_cost",
+    "currency",
+    "charge_category",
+    "quantity",
+    "unit",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "cost_basis",
+    "price_version",
+    "billing",
+    "origin",
+    "repository",
+    "account",
+    "resource_id",
+    "tags",
+    "member",
+    "billing_account",
+    "billing_period_start",
+)
+
+_MIGRATIONS: dict[int, Sequence[str]] = {
+    1: (
+        "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+        f"""CREATE TABLE charges (
+            source VARCHAR NOT NULL,
+            file_id BIGINT,
+            record_key VARCHAR,
+            period_start TIMESTAMPTZ,
+            period_end TIMESTAMPTZ,
+            charge_date DATE,
+            provider VARCHAR,
+            service VARCHAR,
+            service_category VARCHAR,
+            sku VARCHAR,
+            model VARCHAR,
+            billed_cost {MONEY},
+            list_cost {MONEY},
+            currency VARCHAR,
+            charge_category VARCHAR,
+            quantity {MONEY},
+            unit VARCHAR,
+            input_tokens BIGINT,
+            cache_read_tokens BIGINT,
+            cache_write_5m_tokens BIGINT,
+            cache_write_1h_tokens BIGINT,
+            output_tokens BIGINT,
+            cost_basis VARCHAR NOT NULL,
+            price_version VARCHAR,
+            billing VARCHAR,
+            origin VARCHAR,
+            repository VARCHAR,
+            account VARCHAR,
+            resource_id VARCHAR,
+            tags JSON,
+            member VARCHAR,
+            billing_account VARCHAR,
+            billing_period_start DATE,
+            fingerprint VARCHAR
+        )""",
+        """CREATE TABLE files (
+            file_id BIGINT PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            size BIGINT,
+            mtime_ns BIGINT,
+            inode BIGINT,
+            device BIGINT,
+            read_at TIMESTAMPTZ,
+            lines BIGINT,
+            malformed BIGINT,
+            UNIQUE (source, path)
+        )""",
+        "CREATE SEQUENCE file_ids START 1",
+        """CREATE TABLE usage_lines (
+            source VARCHAR NOT NULL,
+            file_id BIGINT NOT NULL,
+            record_key VARCHAR NOT NULL,
+            ts TIMESTAMPTZ,
+            model VARCHAR,
+            input_tokens BIGINT,
+            cache_read_tokens BIGINT,
+            cache_write_5m_tokens BIGINT,
+            cache_write_1h_tokens BIGINT,
+            output_tokens BIGINT,
+            rank DOUBLE,
+            origin VARCHAR,
+            session_id VARCHAR
+        )""",
+        """CREATE TABLE refreshes (
+            refresh_id BIGINT,
+            source VARCHAR NOT NULL,
+            kind VARCHAR,
+            started_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            status VARCHAR NOT NULL,
+            read BIGINT DEFAULT 0,
+            counted BIGINT DEFAULT 0,
+            new BIGINT DEFAULT 0,
+            changed BIGINT DEFAULT 0,
+            duplicate BIGINT DEFAULT 0,
+            malformed BIGINT DEFAULT 0,
+            skipped BIGINT DEFAULT 0,
+            unpriced BIGINT DEFAULT 0,
+            error VARCHAR,
+            detail VARCHAR
+        )""",
+        "CREATE SEQUENCE refresh_ids START 1",
+    ),
+}
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?:\. See also|$)")
+
+
+@dataclass
+class Counts:
+    """What one refresh of one source did; the refresh log keeps one row of these."""
+
+    read: int = 0
+    counted: int = 0
+    new: int = 0
+    changed: int = 0
+    duplicate: int = 0
+    malformed: int = 0
+    skipped: int = 0
+    unpriced: int = 0
+    files_read: int = 0
+    files_skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    """Files that could not be read, each with why; never any line's content."""
+    notes: list[str] = field(default_factory=list)
+    """Malformed lines skipped, by file and line number."""
+
+    def add(self, other: Counts) -> None:
+        for name in (
+            "read",
+            "counted",
+            "new",
+            "changed",
+            "duplicate",
+            "malformed",
+            "skipped",
+            "unpriced",
+            "files_read",
+            "files_skipped",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems.extend(other.problems)
+        self.notes.extend(other.notes)
+
+
+RATE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """A model's complete rates in USD per million tokens, one per token kind.
+
+    ``tier`` holds the rates of every kind above ``threshold`` total input tokens;
+    past it the whole request takes them (a threshold, not a band).
+    """
+
+    base: Mapping[str, Decimal]
+    threshold: int | None = None
+    tier: Mapping[str, Decimal] = field(default_factory=dict)
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    source: str
+    kind: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: str
+    counts: Counts
+    error: str | None
+    last_ok: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class MonthQuery:
+    """The window and conversion every money query of one view shares."""
+
+    start: dt.date
+    end: dt.date
+    """Exclusive."""
+    zone: str
+    currency: str
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+class _BulkFileError(Exception):
+    """A bulk read that failed: DuckDB could not read a file, or a row was refused."""
+
+
+class Store:
+    """The DuckDB file; every method opens, works and closes."""
+
+    def __init__(self, path: Path, *, wait_s: float = 15.0) -> None:
+        self.path = Path(path)
+        self.wait_s = wait_s
+
+    # -- connections -----------------------------------------------------------------
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._open()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the folder for the store {self.path}: {exc.strerror}. "
+                "Choose another file with --db or QOINS_DB."
+            ) from exc
+        deadline = time.monotonic() + self.wait_s
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower():
+                    raise StoreError(
+                        f"Cannot open the store {self.path}: {text}"
+                    ) from exc
+                if time.monotonic() + delay > deadline:
+                    match = _LOCK_HOLDER.search(text)
+                    holder = match.group(1) if match else "another process"
+                    raise StoreBusyError(
+                        f"The store {self.path} is locked by {holder}; waited "
+                        f"{self.wait_s:g} s. Let that refresh finish and try again."
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"Cannot open the store {self.path}: {exc}. If the file is not a "
+                    "QOINs store, choose another with --db or QOINS_DB."
+                ) from exc
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            self._migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchall()[0][0]
+        version = 0
+        if exists:
+            row = con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+            version = int(row[0][0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} was written by a newer QOINs (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}). Upgrade QOINs."
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            con.execute("BEGIN")
+            try:
+                for statement in _MIGRATIONS[target]:
+                    con.execute(statement)
+                con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    [str(target)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            logger.info("store %s migrated to schema %d", self.path, target)
+
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            row = con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchall()
+        return int(row[0][0])
+
+    # -- record sources ------------------------------------------------------------
+
+    def write_records(self, source: str, batch: RecordBatch) -> Counts:
+        """Upsert a record source's charges in one transaction, keyed by record key."""
+        counts = Counts(read=batch.read or len(batch.charges))
+        rows = []
+        seen: set[str] = set()
+        for charge in batch.charges:
+            if charge.record_key in seen:
+                counts.duplicate += 1
+                continue
+            seen.add(charge.record_key)
+            rows.append(_charge_row(source, charge))
+        counts.counted = len(rows)
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    "CREATE TEMP TABLE incoming AS SELECT * FROM charges LIMIT 0"
+                )
+                if rows:
+                    placeholders = ", ".join("?" for _ in _STORED_COLUMNS)
+                    con.executemany(
+                        f"INSERT INTO incoming ({', '.join(_STORED_COLUMNS)}) "
+                        f"VALUES ({placeholders})",
+                        rows,
+                    )
+                counts.new, counts.changed = con.execute(
+                    """SELECT
+                        count(*) FILTER (WHERE old.record_key IS NULL),
+                        count(*) FILTER (WHERE old.record_key IS NOT NULL
+                                         AND old.fingerprint <> i.fingerprint)
+                    FROM incoming i LEFT JOIN charges old
+                      ON old.source = i.source AND old.record_key = i.record_key""",
+                ).fetchall()[0]
+                if batch.replaces_all:
+                    con.execute("DELETE FROM charges WHERE source = ?", [source])
+                else:
+                    con.execute(
+                        """DELETE FROM charges WHERE source = ? AND record_key IN
+                           (SELECT record_key FROM incoming)""",
+                        [source],
+                    )
+                con.execute("INSERT INTO charges SELECT * FROM incoming")
+                con.execute("DROP TABLE incoming")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return counts
+
+    # -- bulk sources --------------------------------------------------------------
+
+    def changed_files(
+        self, source: str, paths: Iterable[Path]
+    ) -> tuple[list[Path], int]:
+        """The files whose size, mtime, inode or device differ from the last read."""
+        with self.connect() as con:
+            known = {
+                row[0]: tuple(row[1:])
+                for row in con.execute(
+                    "SELECT path, size, mtime_ns, inode, device FROM files "
+                    "WHERE source = ?",
+                    [source],
+                ).fetchall()
+            }
+        changed = []
+        unchanged = 0
+        for path in paths:
+            try:
+                state = _file_state(path)
+            except OSError:
+                continue
+            if known.get(str(path)) == state:
+                unchanged += 1
+            else:
+                changed.append(path)
+        return changed, unchanged
+
+    def write_bulk(
+        self,
+        source: str,
+        collector: BulkCollector,
+        files: Sequence[Path],
+        *,
+        price: PriceLookup | None = None,
+        billing: str | None = None,
+        now: dt.datetime,
+    ) -> Counts:
+        """Read the changed files through the collector's SELECT, one transaction.
+
+        A file that cannot be read fails alone: it is named in the counts' problems,
+        its stored rows stay as they were, and the other files still land.
+        """
+        counts = Counts()
+        readable = []
+        for path in files:
+            problem = collector.check_file(path)
+            if problem is None:
+                readable.append(path)
+            else:
+                counts.problems.append(f"{path}: {problem}")
+        if not readable:
+            if billing is not None:
+                self._set_billing(source, billing)
+            return counts
+        try:
+            self._write_bulk_once(
+                source, collector, readable, counts, price, billing, now
+            )
+        except _BulkFileError as exc:
+            if len(readable) == 1:
+                counts.problems.append(f"{readable[0]}: {exc}")
+                return counts
+            for path in readable:
+                try:
+                    self._write_bulk_once(
+                        source, collector, [path], counts, price, billing, now
+                    )
+                except _BulkFileError as file_exc:
+                    counts.problems.append(f"{path}: {file_exc}")
+        return counts
+
+    def _write_bulk_once(
+        self,
+        source: str,
+        collector: BulkCollector,
+        files: Sequence[Path],
+        counts: Counts,
+        price: PriceLookup | None,
+        billing: str | None,
+        now: dt.datetime,
+    ) -> None:
+        spec = collector.spec(list(files))
+        states = {str(path): _file_state(path) for path in files}
+        attempt = Counts()
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                file_ids = self._register_files(con, source, states)
+                params = dict(spec.params)
+                if spec.target == "charges":
+                    self._bulk_charges(con, source, spec, params, file_ids, attempt)
+                else:
+                    self._bulk_usage(
+                        con,
+                        source,
+                        spec,
+                        params,
+                        collector,
+                        file_ids,
+                        attempt,
+                        price,
+                        billing,
+                    )
+                con.executemany(
+                    """UPDATE files SET size = ?, mtime_ns = ?, inode = ?, device = ?,
+                       read_at = ? WHERE file_id = ?""",
+                    [
+                        [*states[path], now, file_id]
+                        for path, file_id in file_ids.items()
+                    ],
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise _BulkFileError(_short_error(exc)) from exc
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        counts.add(attempt)
+        counts.files_read += len(files)
+        if attempt.malformed:
+            for path in files:
+                lines = collector.malformed_lines(path)
+                if lines:
+                    shown = ", ".join(str(n) for n in lines[:20])
+                    more = f" and {len(lines) - 20} more" if len(lines) > 20 else ""
+                    plural = "s" if len(lines) > 1 else ""
+                    counts.notes.append(
+                        f"{path}: skipped malformed line{plural} {shown}{more}"
+                    )
+
+    def _register_files(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        states: Mapping[str, tuple[int, int, int, int]],
+    ) -> dict[str, int]:
+        known = dict(
+            con.execute(
+                "SELECT path, file_id FROM files WHERE source = ? AND path IN "
+                "(SELECT unnest(?::VARCHAR[]))",
+                [source, list(states)],
+            ).fetchall()
+        )
+        for path in states:
+            if path not in known:
+                known[path] = con.execute(
+                    "INSERT INTO files (file_id, source, path) "
+                    "VALUES (nextval('file_ids'), ?, ?) RETURNING file_id",
+                    [source, path],
+                ).fetchall()[0][0]
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_files (path VARCHAR, file_id BIGINT)"
+        )
+        con.executemany("INSERT INTO batch_files VALUES (?, ?)", list(known.items()))
+        return known
+
+    def _bulk_charges(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        spec: BulkSpec,
+        params: Mapping[str, Any],
+        file_ids: Mapping[str, int],
+        counts: Counts,
+    ) -> None:
+        columns = ", ".join(CHARGE_COLUMNS)
+        selected = ", ".join(f"sel.{c}" for c in CHARGE_COLUMNS)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE bulk_rows AS
+                SELECT f.file_id, sel.problem, {selected}
+                FROM ({spec.select}) sel JOIN batch_files f ON f.path = sel.filename""",
+            dict(params),
+        )
+        refused = con.execute(
+            """SELECT f.path, any_value(b.problem), count(*) FROM bulk_rows b
+               JOIN batch_files f USING (file_id)
+               WHERE b.problem IS NOT NULL GROUP BY f.path ORDER BY f.path LIMIT 1"""
+        ).fetchall()
+        if refused:
+            _, problem, rows = refused[0]
+            others = f" (and {rows - 1} more rows)" if rows > 1 else ""
+            raise _BulkFileError(f"{problem}{others}; the file was not imported.")
+        ids = list(file_ids.values())
+        previous = con.execute(
+            "DELETE FROM charges WHERE source = ? AND file_id IN "
+            "(SELECT unnest(?::BIGINT[]))",
+            [source, ids],
+        ).fetchall()[0][0]
+        read = con.execute(
+            f"""INSERT INTO charges (source, file_id, {columns})
+                SELECT $source, file_id, {columns} FROM bulk_rows""",
+            {"source": source},
+        ).fetchall()[0][0]
+        con.execute("DROP TABLE bulk_rows")
+        counts.read += read
+        counts.counted += read
+        counts.changed += min(previous, read)
+        counts.new += max(read - previous, 0)
+
+    def _bulk_usage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        spec: BulkSpec,
+        read_params: Mapping[str, Any],
+        collector: BulkCollector,
+        file_ids: Mapping[str, int],
+        counts: Counts,
+        price: PriceLookup | None,
+        billing: str | None,
+    ) -> None:
+        ids = list(file_ids.values())
+        params: dict[str, Any] = {"source": source, "ids": ids}
+        selected = ", ".join(f"sel.{c}" for c in USAGE_COLUMNS if c != "filename")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE batch_lines AS
+                SELECT f.file_id, {selected}
+                FROM ({spec.select}) sel JOIN batch_files f ON f.path = sel.filename""",
+            dict(read_params),
+        )
+        read, usage, malformed, distinct = con.execute(
+            """SELECT count(*),
+                      count(*) FILTER (WHERE kind = 'usage'),
+                      count(*) FILTER (WHERE kind IN ('malformed', 'negative')),
+                      count(DISTINCT record_key) FILTER (WHERE kind = 'usage')
+               FROM batch_lines"""
+        ).fetchall()[0]
+        con.execute(
+            """UPDATE files SET lines = n.lines, malformed = n.bad
+               FROM (SELECT file_id, count(*) AS lines,
+                            count(*) FILTER (WHERE kind IN ('malformed', 'negative')) AS bad
+                     FROM batch_lines GROUP BY file_id) n
+               WHERE files.file_id = n.file_id"""
+        )
+        elsewhere = con.execute(
+            """SELECT count(DISTINCT b.record_key) FROM batch_lines b
+               JOIN usage_lines u ON u.source = $source AND u.record_key = b.record_key
+               WHERE b.kind = 'usage' AND u.file_id NOT IN (SELECT unnest($ids::BIGINT[]))""",
+            params,
+        ).fetchall()[0][0]
+        counts.read += read
+        counts.malformed += malformed
+        counts.skipped += read - usage - malformed
+        counts.duplicate += usage - distinct + elsewhere
+
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE touched AS
+               SELECT DISTINCT record_key FROM usage_lines
+               WHERE source = $source AND file_id IN (SELECT unnest($ids::BIGINT[]))
+               UNION
+               SELECT DISTINCT record_key FROM batch_lines WHERE kind = 'usage'""",
+            params,
+        )
+        con.execute(
+            "DELETE FROM usage_lines WHERE source = $source "
+            "AND file_id IN (SELECT unnest($ids::BIGINT[]))",
+            params,
+        )
+        con.execute(
+            """INSERT INTO usage_lines
+               SELECT $source, file_id, record_key, ts, model, input_tokens,
+                      cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens,
+                      output_tokens, rank, origin, session_id
+               FROM batch_lines WHERE kind = 'usage'
+               QUALIFY row_number() OVER (
+                   PARTITION BY file_id, record_key ORDER BY rank DESC, ts) = 1""",
+            {"source": source},
+        )
+        con.execute("DROP TABLE batch_lines")
+        self._rebuild_usage_charges(
+            con, source, spec, collector, counts, price, billing
+        )
+
+    def _rebuild_usage_charges(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        spec: BulkSpec,
+        collector: BulkCollector,
+        counts: Counts,
+        price: PriceLookup | None,
+        billing: str | None,
+    ) -> None:
+        """Charges of the touched response keys: the best line of each, priced in SQL."""
+        params: dict[str, Any] = {"source": source}
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE best AS
+               SELECT * FROM usage_lines
+               WHERE source = $source AND record_key IN (SELECT record_key FROM touched)
+               QUALIFY row_number() OVER (
+                   PARTITION BY record_key ORDER BY rank DESC, ts, file_id) = 1""",
+            params,
+        )
+        self._load_rates(con, spec.provider, price)
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE old_keys AS
+               SELECT record_key, fingerprint FROM charges
+               WHERE source = $source AND record_key IN (SELECT record_key FROM touched)""",
+            params,
+        )
+        con.execute(
+            "DELETE FROM charges WHERE source = $source "
+            "AND record_key IN (SELECT record_key FROM touched)",
+            params,
+        )
+        con.execute(
+            f"""INSERT INTO charges (source, record_key, period_start, period_end,
+                    provider, service, service_category, model, billed_cost, currency,
+                    charge_category, quantity, unit, input_tokens, cache_read_tokens,
+                    cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
+                    cost_basis, price_version, billing, origin, resource_id, fingerprint)
+                SELECT $source, b.record_key, b.ts, b.ts, $provider_name, b.model,
+                    $category, b.model, p.cost, 'USD', 'Usage',
+                    b.input_tokens + b.cache_read_tokens + b.cache_write_5m_tokens
+                        + b.cache_write_1h_tokens + b.output_tokens,
+                    'tokens', b.input_tokens, b.cache_read_tokens,
+                    b.cache_write_5m_tokens, b.cache_write_1h_tokens, b.output_tokens,
+                    CASE WHEN p.cost IS NULL THEN 'unpriced' ELSE 'estimated' END,
+                    p.version, $billing, b.origin, b.session_id,
+                    md5(concat_ws('|', b.model, b.ts, b.input_tokens,
+                        b.cache_read_tokens, b.cache_write_5m_tokens,
+                        b.cache_write_1h_tokens, b.output_tokens, p.cost))
+                FROM best b LEFT JOIN ({_PRICED_SQL}) p ON p.record_key = b.record_key""",
+            params
+            | {
+                "provider_name": spec.provider_name or spec.provider,
+                "category": spec.service_category,
+                "billing": billing,
+            },
+        )
+        new, changed, unpriced = con.execute(
+            """SELECT count(*) FILTER (WHERE o.record_key IS NULL),
+                      count(*) FILTER (WHERE o.record_key IS NOT NULL
+                                       AND o.fingerprint <> c.fingerprint),
+                      count(*) FILTER (WHERE c.cost_basis = 'unpriced')
+               FROM charges c LEFT JOIN old_keys o ON o.record_key = c.record_key
+               WHERE c.source = $source
+                 AND c.record_key IN (SELECT record_key FROM touched)""",
+            params,
+        ).fetchall()[0]
+        counts.new += new
+        counts.changed += changed
+        counts.unpriced += unpriced
+        counts.counted += new + changed
+        origins = [
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT origin FROM best WHERE origin IS NOT NULL"
+            ).fetchall()
+        ]
+        repositories = collector.repositories(origins)
+        if repositories:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE repos (origin VARCHAR, repo VARCHAR)"
+            )
+            con.executemany(
+                "INSERT INTO repos VALUES (?, ?)", list(repositories.items())
+            )
+            con.execute(
+                """UPDATE charges SET repository = repos.repo FROM repos
+                   WHERE charges.source = $source AND charges.origin = repos.origin
+                     AND charges.record_key IN (SELECT record_key FROM touched)""",
+                params,
+            )
+            con.execute("DROP TABLE repos")
+        for table in ("best", "old_keys", "touched", "rates"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        if billing is not None:
+            con.execute(
+                "UPDATE charges SET billing = $billing WHERE source = $source "
+                "AND billing IS DISTINCT FROM $billing",
+                params | {"billing": billing},
+            )
+
+    def _load_rates(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        provider: str,
+        price: PriceLookup | None,
+    ) -> None:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE rates (
+                model VARCHAR, day DATE, input DECIMAL(18,9), output DECIMAL(18,9),
+                cache_read DECIMAL(18,9), cache_write_5m DECIMAL(18,9),
+                cache_write_1h DECIMAL(18,9), threshold BIGINT,
+                t_input DECIMAL(18,9), t_output DECIMAL(18,9),
+                t_cache_read DECIMAL(18,9), t_cache_write_5m DECIMAL(18,9),
+                t_cache_write_1h DECIMAL(18,9), version VARCHAR)"""
+        )
+        if price is None:
+            return
+        wanted = con.execute(
+            "SELECT DISTINCT model, (ts AT TIME ZONE 'UTC')::DATE FROM best "
+            "WHERE model IS NOT NULL"
+        ).fetchall()
+        rows = []
+        for model, day in wanted:
+            rates = price(provider, model, day)
+            if rates is None:
+                continue
+            tier = rates.tier if rates.threshold is not None else rates.base
+            rows.append(
+                [
+                    model,
+                    day,
+                    *(rates.base[kind] for kind in RATE_FIELDS),
+                    rates.threshold,
+                    *(tier[kind] for kind in RATE_FIELDS),
+                    rates.version,
+                ]
+            )
+        if rows:
+            con.executemany(
+                "INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def _set_billing(self, source: str, billing: str) -> None:
+        with self.connect() as con:
+            con.execute(
+                "UPDATE charges SET billing = $billing WHERE source = $source "
+                "AND billing IS DISTINCT FROM $billing",
+                {"billing": billing, "source": source},
+            )
+
+    # -- the refresh log -----------------------------------------------------------
+
+    def record_refresh(self, record: RefreshRecord) -> None:
+        c = record.counts
+        detail = (
+            json.dumps({"problems": c.problems, "notes": c.notes})
+            if c.problems or c.notes
+            else None
+        )
+        with self.connect() as con:
+            con.execute(
+                """INSERT INTO refreshes (refresh_id, source, kind, started_at,
+                       finished_at, status, read, counted, new, changed, duplicate,
+                       malformed, skipped, unpriced, error, detail)
+                   VALUES (nextval('refresh_ids'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                           ?, ?, ?)""",
+                [
+                    record.source,
+                    record.kind,
+                    record.started_at,
+                    record.finished_at,
+                    record.status,
+                    c.read,
+                    c.counted,
+                    c.new,
+                    c.changed,
+                    c.duplicate,
+                    c.malformed,
+                    c.skipped,
+                    c.unpriced,
+                    record.error,
+                    detail,
+                ],
+            )
+
+    def last_refreshes(self) -> dict[str, RefreshRecord]:
+        """The newest refresh of each source, and when it last succeeded."""
+        with self.connect() as con:
+            rows = con.execute(
+                """SELECT source, kind, started_at, finished_at, status, read, counted,
+                          new, changed, duplicate, malformed, skipped, unpriced, error,
+                          detail,
+                          max(finished_at) FILTER (WHERE status = 'ok')
+                              OVER (PARTITION BY source)
+                   FROM refreshes
+                   QUALIFY row_number() OVER (
+                       PARTITION BY source ORDER BY refresh_id DESC) = 1"""
+            ).fetchall()
+        result = {}
+        for row in rows:
+            counts = Counts(
+                read=row[5],
+                counted=row[6],
+                new=row[7],
+                changed=row[8],
+                duplicate=row[9],
+                malformed=row[10],
+                skipped=row[11],
+                unpriced=row[12],
+            )
+            if row[14]:
+                detail = json.loads(row[14])
+                counts.problems = detail.get("problems", [])
+                counts.notes = detail.get("notes", [])
+            result[row[0]] = RefreshRecord(
+                row[0], row[1], row[2], row[3], row[4], counts, row[13], row[15]
+            )
+        return result
+
+    def is_empty(self) -> bool:
+        with self.connect() as con:
+            return not con.execute("SELECT count(*) FROM charges").fetchall()[0][0]
+
+    # -- queries of stored charges ---------------------------------------------------
+
+    @contextmanager
+    def _spend(self, q: MonthQuery) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection with ``spend``: charges with their local day and converted amount."""
+        with self.connect() as con:
+            con.execute("CREATE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(18,9))")
+            rates = [
+                [code, rate] for code, rate in q.rates.items() if code != q.currency
+            ]
+            if rates:
+                con.executemany("INSERT INTO fx VALUES (?, ?)", rates)
+            con.execute(
+                f"""CREATE TEMP VIEW spend AS
+                    SELECT ch.*,
+                        coalesce(ch.charge_date,
+                                 timezone('{_sql_str(q.zone)}', ch.period_start)::DATE) AS day,
+                        CAST(CASE WHEN ch.currency = '{_sql_str(q.currency)}'
+                                  THEN ch.billed_cost
+                                  ELSE ch.billed_cost * fx.rate END AS {MONEY}) AS amount,
+                        ch.cost_basis IN ('billed', 'estimated')
+                            AND coalesce(ch.billing, 'api') <> 'plan' AS counts
+                    FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency"""
+            )
+            yield con
+
+    def spend_by_service(self, q: MonthQuery) -> list[ServiceSpend]:
+        """What counts against the budget in the window, by source, provider and service."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT source, provider, service, sum(amount),
+                          sum(amount) FILTER (WHERE cost_basis = 'estimated')
+                   FROM spend
+                   WHERE counts AND amount IS NOT NULL AND day >= ? AND day < ?
+                   GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3""",
+                [q.start, q.end],
+            ).fetchall()
+        return [
+            ServiceSpend(r[0], r[1] or "", r[2] or "", r[3], r[4] or Decimal(0))
+            for r in rows
+        ]
+
+    def daily_spend(
+        self, q: MonthQuery, *, exclude_sources: Sequence[str] = ()
+    ) -> dict[dt.date, Decimal]:
+        """Net spend per local day in the window (days without charges are absent)."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT day, sum(amount) FROM spend
+                   WHERE counts AND amount IS NOT NULL AND day >= ? AND day < ?
+                     AND source NOT IN (SELECT unnest(?::VARCHAR[]))
+                   GROUP BY day""",
+                [q.start, q.end, list(exclude_sources)],
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def daily_spend_by_source(self, q: MonthQuery) -> dict[str, dict[dt.date, Decimal]]:
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT source, day, sum(amount) FROM spend
+                   WHERE counts AND amount IS NOT NULL AND day >= ? AND day < ?
+                   GROUP BY ALL""",
+                [q.start, q.end],
+            ).fetchall()
+        result: dict[str, dict[dt.date, Decimal]] = {}
+        for source, day, amount in rows:
+            result.setdefault(source, {})[day] = amount
+        return result
+
+    def unconverted(self, q: MonthQuery) -> list[tuple[str, Decimal]]:
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT currency, sum(billed_cost) FROM spend
+                   WHERE counts AND amount IS NULL AND billed_cost IS NOT NULL
+                     AND day >= ? AND day < ?
+                   GROUP BY currency ORDER BY currency""",
+                [q.start, q.end],
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def unpriced(self, q: MonthQuery) -> list[tuple[str, str, int]]:
+        """(provider, model, tokens) of usage no price table knows, in the window."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT provider, model,
+                          sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
+                              + coalesce(cache_write_5m_tokens, 0)
+                              + coalesce(cache_write_1h_tokens, 0)
+                              + coalesce(output_tokens, 0))::BIGINT
+                   FROM spend WHERE cost_basis = 'unpriced' AND day >= ? AND day < ?
+                   GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
+                [q.start, q.end],
+            ).fetchall()
+        return [(r[0] or "", r[1] or "", r[2]) for r in rows]
+
+    def plan_value(self, q: MonthQuery) -> dict[str, Decimal]:
+        """Agent usage paid by a flat plan, at API prices, by source: value, not spend."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT source, sum(amount) FROM spend
+                   WHERE billing = 'plan' AND amount IS NOT NULL AND day >= ? AND day < ?
+                   GROUP BY source""",
+                [q.start, q.end],
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def source_details(self, q: MonthQuery, source: str) -> list[ServiceLine]:
+        """The services a source brought in during the window, by SKU or model."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT provider, service, coalesce(model, sku), count(*),
+                          sum(amount) FILTER (WHERE amount IS NOT NULL),
+                          bool_or(cost_basis = 'unpriced'), any_value(currency),
+                          sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0)
+                              + coalesce(cache_write_5m_tokens, 0)
+                              + coalesce(cache_write_1h_tokens, 0)
+                              + coalesce(output_tokens, 0))::BIGINT,
+                          bool_or(billing = 'plan')
+                   FROM spend WHERE source = ? AND day >= ? AND day < ?
+                   GROUP BY ALL ORDER BY 5 DESC NULLS LAST, 1, 2, 3""",
+                [source, q.start, q.end],
+            ).fetchall()
+        return [
+            ServiceLine(
+                provider=r[0] or "",
+                service=r[1] or "",
+                detail=r[2] or "",
+                charges=r[3],
+                amount=r[4],
+                has_unpriced=bool(r[5]),
+                tokens=r[7],
+                plan=bool(r[8]),
+            )
+            for r in rows
+        ]
+
+    def first_day(self, q: MonthQuery) -> dt.date | None:
+        """The earliest local day with a charge, to know how much history exists."""
+        with self._spend(q) as con:
+            row = con.execute("SELECT min(day) FROM spend").fetchall()
+        return row[0][0] if row else None
+
+    def sources_with_charges(self) -> list[str]:
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT source FROM charges ORDER BY 1"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class ServiceSpend:
+    source: str
+    provider: str
+    service: str
+    spent: Decimal
+    estimated: Decimal
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    provider: str
+    service: str
+    detail: str
+    charges: int
+    amount: Decimal | None
+    has_unpriced: bool
+    tokens: int
+    plan: bool
+
+
+PriceLookup = Callable[[str, str, dt.date], Rates | None]
+"""(provider id, model, UTC day) → rates, or None for a model no table prices."""
+
+_TOKEN_COLUMNS = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write_5m": "cache_write_5m_tokens",
+    "cache_write_1h": "cache_write_1h_tokens",
+}
+_TIERED = (
+    "r.threshold IS NOT NULL AND (b.input_tokens + b.cache_read_tokens"
+    " + b.cache_write_5m_tokens + b.cache_write_1h_tokens) > r.threshold"
+)
+_TOKEN_COST = " + ".join(
+    f"b.{tokens} * (CASE WHEN {_TIERED} THEN r.t_{kind} ELSE r.{kind} END)"
+    for kind, tokens in _TOKEN_COLUMNS.items()
+)
+_PRICED_SQL = f"""
+    SELECT b.record_key, r.version,
+           CAST(({_TOKEN_COST}) * 0.000001 AS {MONEY}) AS cost
+    FROM best b JOIN rates r
+      ON r.model = b.model AND r.day = (b.ts AT TIME ZONE 'UTC')::DATE
+"""
+
+
+_STORED_COLUMNS = ("source", *CHARGE_COLUMNS, "fingerprint")
+
+
+def _charge_row(source: str, charge: Charge) -> list[Any]:
+    values = {
+        "record_key": charge.record_key,
+        "period_start": charge.period_start,
+        "period_end": charge.period_end,
+        "charge_date": charge.charge_date,
+        "provider": charge.provider,
+        "service": charge.service,
+        "service_category": charge.service_category,
+        "sku": charge.sku,
+        "model": charge.model,
+        "billed_cost": charge.billed_cost,
+        "list_cost": charge.list_cost,
+        "currency": charge.currency,
+        "charge_category": charge.charge_category,
+        "quantity": charge.quantity,
+        "unit": charge.unit,
+        "input_tokens": charge.input_tokens,
+        "cache_read_tokens": charge.cache_read_tokens,
+        "cache_write_5m_tokens": charge.cache_write_5m_tokens,
+        "cache_write_1h_tokens": charge.cache_write_1h_tokens,
+        "output_tokens": charge.output_tokens,
+        "cost_basis": charge.cost_basis,
+        "price_version": charge.price_version,
+        "billing": charge.billing,
+        "origin": charge.origin,
+        "repository": charge.repository,
+        "account": charge.account,
+        "resource_id": charge.resource_id,
+        "tags": json.dumps(dict(charge.tags), sort_keys=True) if charge.tags else None,
+        "member": charge.member,
+        "billing_account": None,
+        "billing_period_start": None,
+    }
+    fingerprint = hashlib.sha256(
+        json.dumps(values, default=str, sort_keys=True).encode()
+    ).hexdigest()[:32]
+    return [source, *(values[c] for c in CHARGE_COLUMNS), fingerprint]
+
+
+def _file_state(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+def _short_error(exc: BaseException) -> str:
+    """DuckDB's first line, which names the problem; the rest repeats the options."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
