@@ -97,9 +97,13 @@ def run_refresh(
     *,
     now: dt.datetime | None = None,
     progress: ProgressCallback | None = None,
+    on_result: Callable[[SourceResult], None] | None = None,
     only: Sequence[str] | None = None,
 ) -> list[SourceResult]:
-    """Refresh every planned source (or those named in ``only``), one after another."""
+    """Refresh every planned source (or those named in ``only``), one after another.
+
+    ``progress`` hears before each source starts; ``on_result`` as each one ends.
+    """
     now = now or dt.datetime.now(dt.UTC)
     sources = planned_sources(settings, store)
     if only:
@@ -110,7 +114,10 @@ def run_refresh(
         title = _title(source)
         if progress:
             progress(Progress(index, len(sources), source.name, title))
-        results.append(refresh_source(settings, store, source, now=now, prices=prices))
+        result = refresh_source(settings, store, source, now=now, prices=prices)
+        results.append(result)
+        if on_result:
+            on_result(result)
     if progress:
         progress(Progress(len(sources), len(sources), None))
     return results

@@ -891,6 +891,20 @@ class Store:
             )
         return result
 
+    @staticmethod
+    def parquet_columns(path: Path) -> list[str]:
+        """A Parquet file's column names, read from its footer in memory."""
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
+            ).fetchall()
+        except duckdb.Error:
+            return []
+        finally:
+            con.close()
+        return [r[0] for r in rows]
+
     def is_empty(self) -> bool:
         with self.connect() as con:
             return not con.execute("SELECT count(*) FROM charges").fetchall()[0][0]

@@ -82,6 +82,7 @@ class MonthSummary:
     forecast: Forecast
     previous_spent: Decimal | None
     change_percent: Decimal | None
+    """The month's total (projected while it runs) against the previous month's."""
     services: list[ServiceSpend]
     top: list[TopLine]
     budgets: list[tuple[str, Decimal, Decimal, Decimal | None]]
@@ -183,7 +184,9 @@ def build_summary(
         days_left=days,
         forecast=fc,
         previous_spent=previous_spent,
-        change_percent=analysis.change(spent, previous_spent),
+        change_percent=analysis.change(
+            fc.projected if fc.projected is not None else spent, previous_spent
+        ),
         services=services,
         top=_top_lines(settings, services, spent),
         budgets=[

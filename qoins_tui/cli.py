@@ -1,0 +1,307 @@
+"""The ``qoins`` command: the app, ``--refresh`` for cron, ``status`` and ``import``.
+
+Options that apply to every command (``--config``, ``--db``, ``-v``, ``-q``) go before
+the subcommand. stdout carries data only (the status box, JSON); every diagnostic
+goes to stderr. Exit codes: 0 done, 1 a source or file failed, 2 QOINs itself could
+not run (bad config, store unavailable). Textual is imported only to open the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from qoins_tui import __version__, locations
+from qoins_tui.analysis import Month
+from qoins_tui.config import Settings, load_settings
+from qoins_tui.errors import ConfigError, ImportFormatError, QoinsError
+from qoins_tui.refresh import SourceResult, import_files, run_refresh
+from qoins_tui.store import Store
+
+logger = logging.getLogger("qoins_tui")
+
+IMPORT_FORMATS = ("focus", "cursor", "gcp", "azure")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qoins",
+        description=(
+            "Keep development spending under control. Without a command, opens the "
+            "terminal app on your store."
+        ),
+        epilog=(
+            "Files: the config is --config, else $QOINS_CONFIG, else ./config.yml, "
+            f"else {locations.config_dir() / 'config.yml'}; the store is --db, else "
+            f"$QOINS_DB, else {locations.default_db_path()}."
+        ),
+    )
+    parser.add_argument("--config", metavar="PATH", help="the config file to read")
+    parser.add_argument("--db", metavar="PATH", help="the DuckDB store to use")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="more detail on stderr"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only failures on stderr (for cron)"
+    )
+    parser.add_argument("--version", action="version", version=f"qoins {__version__}")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--refresh",
+        action="store_true",
+        help="refresh every configured or detected source without the app, then exit",
+    )
+    mode.add_argument(
+        "--demo",
+        action="store_true",
+        help="open the app on a throwaway store filled with demo data",
+    )
+    mode.add_argument(
+        "--demo-if-empty",
+        action="store_true",
+        help="open your own data when QOINs finds any, else the demo",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="with --refresh: print a JSON summary of the refresh on stdout",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser(
+        "status",
+        help="this month's spending against the budget",
+        description="Print the month's spending, budget, top services and forecast.",
+    )
+    status.add_argument(
+        "--month", metavar="YYYY-MM", help="another month than this one"
+    )
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    imports = commands.add_parser(
+        "import",
+        help="import cost export files once",
+        description=(
+            "Import cost export files into the store. Importing a file again replaces "
+            "its rows; an unchanged file is skipped."
+        ),
+    )
+    imports.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    imports.add_argument(
+        "--format",
+        choices=IMPORT_FORMATS,
+        help="the files' format; detected from the header when not given",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        if args.command == "status":
+            return _status(args)
+        if args.command == "import":
+            return _import(args)
+        if args.json and not args.refresh:
+            parser.error("--json before a command goes with --refresh")
+        if args.refresh:
+            return _refresh(args)
+        return _app(args)
+    except QoinsError as exc:
+        _say(f"qoins: {exc.title}: {exc.message}")
+        return 2
+    except KeyboardInterrupt:
+        _say("qoins: interrupted")
+        return 130
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("qoins: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    for warning in settings.warnings:
+        logger.warning("%s", warning)
+    return settings
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(locations.db_path(args.db))
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = _store(args)
+
+    def report(result: SourceResult) -> None:
+        if not args.quiet or not result.ok:
+            _say(result.summary())
+        if args.verbose:
+            for note in result.counts.notes:
+                _say(f"  {note}")
+
+    results = run_refresh(settings, store, on_result=report)
+    if not results:
+        _say(
+            "qoins: no sources configured or detected. Add one under services in "
+            "config.yml, or import a cost export with `qoins import FILE`."
+        )
+    if args.json:
+        sys.stdout.write(_refresh_json(results) + "\n")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _refresh_json(results: Sequence[SourceResult]) -> str:
+    from qoins_tui.status import to_json
+
+    return to_json(
+        {
+            "ok": all(r.ok for r in results),
+            "sources": [
+                {
+                    "source": r.source,
+                    "ok": r.ok,
+                    "read": r.counts.read,
+                    "new": r.counts.new,
+                    "changed": r.counts.changed,
+                    "duplicate": r.counts.duplicate,
+                    "malformed": r.counts.malformed,
+                    "skipped": r.counts.skipped,
+                    "unpriced": r.counts.unpriced,
+                    "error": r.error,
+                }
+                for r in results
+            ],
+        }
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    from qoins_tui.status import status_box, status_object, to_json
+    from qoins_tui.summary import build_summary, local_today
+
+    settings = _settings(args)
+    now = dt.datetime.now(dt.UTC)
+    try:
+        month = (
+            Month.parse(args.month)
+            if args.month
+            else Month.of(local_today(settings, now))
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--month: {exc}") from exc
+    summary = build_summary(_store(args), settings, month, now)
+    if args.json:
+        sys.stdout.write(to_json(status_object(summary)) + "\n")
+    else:
+        sys.stdout.write(status_box(summary) + "\n")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = _store(args)
+    paths: list[Path] = []
+    failed = 0
+    for path in args.paths:
+        if not path.is_file():
+            _say(f"qoins: {path}: no such file.")
+            failed += 1
+            continue
+        fmt = args.format or _detect_format(path, store)
+        if fmt != "focus":
+            _say(
+                f"qoins: {path}: the {fmt} format is not supported in this version of "
+                "QOINs; convert the file to a FOCUS export or wait for its importer."
+            )
+            failed += 1
+            continue
+        paths.append(path)
+    for result in import_files(settings, store, paths):
+        name = result.source.split(":", 1)[1]
+        if not result.ok:
+            _say(f"qoins: {name}: not imported: {result.error}")
+            failed += 1
+        elif result.counts.files_read == 0:
+            _say(f"{name}: unchanged since its last import; nothing to do.")
+        else:
+            c = result.counts
+            _say(f"{name}: imported {c.read} rows ({c.new} new, {c.changed} replaced).")
+    return 1 if failed else 0
+
+
+def _detect_format(path: Path, store: Store) -> str:
+    from collectors import focus
+
+    kind, _ = focus.sniff_format(path)
+    columns = (
+        store.parquet_columns(path) if kind == "parquet" else focus.header_columns(path)
+    )
+    if focus.looks_like_focus(columns):
+        return "focus"
+    shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
+    raise ImportFormatError(
+        f"{path}: unknown format (columns: {shown or 'none'}). A FOCUS export has "
+        f"{', '.join(focus.REQUIRED)} and ProviderName or ServiceProviderName; "
+        "name the format with --format when it is another one."
+    )
+
+
+def _app(args: argparse.Namespace) -> int:
+    from qoins_tui.discovery import has_user_data
+
+    config_error = None
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        config_error = exc.message
+        settings = Settings()
+    store = _store(args)
+    if args.demo or (
+        args.demo_if_empty
+        and config_error is None
+        and not has_user_data(settings, store)
+    ):
+        return _demo()
+    from qoins_tui.app import QoinsApp
+
+    QoinsApp(settings, store, config_error=config_error).run()
+    return 0
+
+
+def _demo() -> int:
+    from qoins_tui.demo import build_demo
+
+    folder = Path(tempfile.mkdtemp(prefix="qoins-demo-"))
+    try:
+        _say("qoins: building the demo (a throwaway store; nothing of yours is read)…")
+        now = dt.datetime.now(dt.UTC)
+        settings = build_demo(folder, now)
+        store = Store(folder / "demo.duckdb")
+        run_refresh(settings, store, now=now)
+        from qoins_tui.app import QoinsApp
+
+        QoinsApp(settings, store, demo=True).run()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0

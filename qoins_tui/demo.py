@@ -1,0 +1,191 @@
+"""``qoins --demo``: a throwaway folder of demo sources that runs through the real refresh.
+
+The cloud part is the FinOps Foundation's FOCUS sample (shipped in ``demo/`` with its
+licence), its dates moved into last month and this month up to now. The coding-agent
+logs and the subscriptions are generated, the same for a given day. Nothing of the
+user's is read and nothing is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+from importlib import resources
+from pathlib import Path
+
+from qoins_tui.analysis import Month
+from qoins_tui.config import Settings, parse_config
+
+SAMPLE_MONTH = Month(2024, 9)
+TIME_COLUMNS = (
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+)
+PROJECTS = ("qoinbots-game", "uroboro-ai", "qry-zone")
+MODELS = (
+    ("claude-sonnet-4-5-20250929", 0.7),
+    ("claude-haiku-4-5-20251001", 0.25),
+    ("claude-next-preview", 0.05),
+)
+"""The last model is one no price table knows: the demo shows unpriced usage."""
+
+CONFIG = """\
+budget:
+  monthly_limit: 110.00
+  currency: USD
+  timezone: {timezone}
+services:
+  claude_code:
+    paths: ["{folder}/claude/projects"]
+    budget_limit: 50.00
+  cloud:
+    type: focus
+    paths: ["{folder}/cloud/*.csv"]
+    budget_limit: 30.00
+subscriptions:
+  - name: GitHub Copilot
+    provider: GitHub
+    amount: 10.00
+    currency: USD
+    period: monthly
+    start: 2025-01-05
+  - name: Docker Team
+    provider: Docker
+    amount: 9.00
+    currency: USD
+    period: monthly
+    seats: 2
+    start: 2025-03-01
+  - name: qoins.dev
+    provider: Domain registrar
+    amount: 12.00
+    currency: USD
+    period: yearly
+    start: {domain_start}
+"""
+
+
+def build_demo(folder: Path, now: dt.datetime, timezone: str = "UTC") -> Settings:
+    """Write the demo's sources into ``folder`` and return the settings that read them."""
+    today = now.astimezone(dt.UTC).date()
+    month = Month.of(today)
+    _write_cloud(folder / "cloud", month.previous(), now)
+    _write_cloud(folder / "cloud", month, now)
+    _write_claude_logs(folder / "claude" / "projects", folder / "work", now)
+    text = CONFIG.format(
+        folder=folder.as_posix(),
+        timezone=timezone,
+        domain_start=(month.previous().first_day + dt.timedelta(days=19)).isoformat(),
+    )
+    return parse_config(text)
+
+
+def _sample_rows() -> tuple[list[str], list[dict[str, str]]]:
+    source = resources.files("qoins_tui").joinpath("demo/focus_sample_1.0.csv")
+    with source.open("r", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def _write_cloud(folder: Path, month: Month, now: dt.datetime) -> None:
+    """The sample's September 2024 moved onto ``month``, cut at ``now``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    columns, rows = _sample_rows()
+    shift = month.first_day - SAMPLE_MONTH.first_day
+    cutoff = now.astimezone(dt.UTC).replace(tzinfo=None)
+    kept = []
+    for row in rows:
+        moved = dict(row)
+        for column in TIME_COLUMNS:
+            value = row.get(column, "NULL")
+            if value in ("NULL", ""):
+                continue
+            moment = dt.datetime.fromisoformat(value) + shift
+            moved[column] = moment.strftime("%Y-%m-%d %H:%M:%S")
+        start = dt.datetime.fromisoformat(moved["ChargePeriodStart"])
+        if start.date() >= month.end or start >= cutoff:
+            continue
+        moved["BillingPeriodStart"] = f"{month.first_day} 00:00:00"
+        moved["BillingPeriodEnd"] = f"{month.end} 00:00:00"
+        kept.append(moved)
+    with (folder / f"focus-{month}.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, quoting=csv.QUOTE_MINIMAL)
+        writer.writeheader()
+        writer.writerows(kept)
+
+
+def _write_claude_logs(projects: Path, work: Path, now: dt.datetime) -> None:
+    """About 45 days of Claude Code sessions over three git repositories."""
+    rng = random.Random(now.date().isoformat())
+    for name in PROJECTS:
+        repo = work / name
+        (repo / ".git").mkdir(parents=True, exist_ok=True)
+        (repo / ".git" / "config").write_text(
+            f'[remote "origin"]\n\turl = https://example.com/dev/{name}.git\n',
+            encoding="utf-8",
+        )
+    start = now - dt.timedelta(days=45)
+    day = 0
+    while start + dt.timedelta(days=day) < now:
+        moment = start + dt.timedelta(days=day)
+        sessions = rng.randint(0, 2) if moment.weekday() >= 5 else rng.randint(1, 4)
+        if now - moment < dt.timedelta(days=8):
+            sessions += 2
+        for index in range(sessions):
+            project = rng.choice(PROJECTS)
+            folder = projects / f"-demo-work-{project}"
+            folder.mkdir(parents=True, exist_ok=True)
+            session = f"{moment:%Y%m%d}-{index}-{project}"
+            _write_session(
+                folder / f"{session}.jsonl", session, moment, work / project, now, rng
+            )
+        day += 1
+
+
+def _write_session(
+    path: Path,
+    session: str,
+    moment: dt.datetime,
+    cwd: Path,
+    now: dt.datetime,
+    rng: random.Random,
+) -> None:
+    lines = []
+    clock = moment.replace(hour=rng.randint(8, 18), minute=rng.randint(0, 59))
+    model = rng.choices([m for m, _ in MODELS], weights=[w for _, w in MODELS])[0]
+    for turn in range(rng.randint(6, 20)):
+        clock += dt.timedelta(seconds=rng.randint(20, 240))
+        if clock >= now:
+            break
+        usage = {
+            "input_tokens": rng.randint(2, 400),
+            "output_tokens": rng.randint(80, 2500),
+            "cache_creation_input_tokens": rng.randint(0, 6000),
+            "cache_read_input_tokens": rng.randint(5000, 90000),
+        }
+        stamp = clock.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for block in range(rng.randint(1, 3)):
+            lines.append(
+                {
+                    "type": "assistant",
+                    "uuid": f"{session}-{turn}-{block}",
+                    "sessionId": session,
+                    "timestamp": stamp,
+                    "cwd": str(cwd),
+                    "requestId": f"req_{session}_{turn}",
+                    "message": {
+                        "id": f"msg_{session}_{turn}",
+                        "model": model,
+                        "content": [{"type": "text", "text": "(demo)"}],
+                        "usage": usage,
+                    },
+                }
+            )
+    if lines:
+        with path.open("w", encoding="utf-8") as handle:
+            for line in lines:
+                handle.write(json.dumps(line) + "\n")

@@ -1,0 +1,182 @@
+"""``qoins status``: the seed's terminal box, and the JSON object of DESIGN.md's contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import textwrap
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from qoins_tui.money import format_change, format_money, format_percent, format_tokens
+from qoins_tui.summary import MonthSummary
+
+BOX_WIDTH = 51
+BAR_CELLS = 12
+WARN_AT = Decimal(75)
+
+
+def status_object(summary: MonthSummary) -> dict[str, Any]:
+    """The status contract, field for field; money stays Decimal for :func:`to_json`."""
+    return {
+        "month": str(summary.month),
+        "currency": summary.currency,
+        "spent": summary.spent,
+        "estimated": summary.estimated,
+        "budget": summary.budget,
+        "remaining": summary.remaining,
+        "percent": summary.percent,
+        "projected": summary.forecast.projected,
+        "services": [
+            {
+                "source": s.source,
+                "provider": s.provider,
+                "service": s.service,
+                "spent": s.spent,
+            }
+            for s in summary.services
+        ],
+        "budgets": [
+            {"scope": scope, "amount": amount, "spent": spent, "percent": pct}
+            for scope, amount, spent, pct in summary.budgets
+        ],
+        "unpriced": {
+            "tokens": summary.unpriced_tokens,
+            "models": [
+                {"provider": provider, "model": model, "tokens": tokens}
+                for provider, model, tokens in summary.unpriced
+            ],
+        },
+        "unconverted": [
+            {"currency": currency, "amount": amount}
+            for currency, amount in summary.unconverted
+        ],
+        "sources": [
+            {
+                "source": row.name,
+                "status": row.status,
+                "last_refresh": _instant(row.last_refresh),
+                "error": row.error,
+            }
+            for row in summary.sources
+        ],
+    }
+
+
+def to_json(value: Any, indent: int = 2) -> str:
+    """JSON in which a Decimal is a number carrying every stored digit."""
+    return _encode(value, indent, 0)
+
+
+def _encode(value: Any, indent: int, depth: int) -> str:
+    pad = "\n" + " " * indent * (depth + 1)
+    end = "\n" + " " * indent * depth
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        items = [
+            f"{json.dumps(str(k))}: {_encode(v, indent, depth + 1)}"
+            for k, v in value.items()
+        ]
+        return "{" + pad + ("," + pad).join(items) + end + "}"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if not value:
+            return "[]"
+        items = [_encode(v, indent, depth + 1) for v in value]
+        return "[" + pad + ("," + pad).join(items) + end + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _instant(moment: dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def status_box(summary: MonthSummary) -> str:
+    """The seed's dashboard box, with the month's figures."""
+    cur = summary.currency
+    lines = [f"QOINs · {summary.month.label}".center(BOX_WIDTH - 4)]
+    body: list[str] = []
+    over = summary.percent is not None and summary.percent >= WARN_AT
+    if summary.budget is not None:
+        warn = " ⚠" if over else ""
+        body.append(
+            f"Budget: {format_money(summary.spent, cur)} / "
+            f"{format_money(summary.budget, cur)} "
+            f"({format_percent(summary.percent)}){warn}"
+        )
+        remaining = summary.remaining or Decimal(0)
+        days = (
+            f" ({summary.days_left} day{'s' if summary.days_left != 1 else ''} left)"
+            if summary.is_current
+            else ""
+        )
+        word = "Remaining" if remaining >= 0 else "Over by"
+        body.append(f"{word}: {format_money(abs(remaining), cur)}{days}")
+    else:
+        body.append(f"Spent: {format_money(summary.spent, cur)} (no budget set)")
+    if summary.estimated:
+        body.append(
+            f"  incl. {format_money(summary.estimated, cur)} estimated from usage logs"
+        )
+    body.append("")
+    if summary.top:
+        body.append("Top Services:")
+        largest = max(line.spent for line in summary.top)
+        for line in summary.top[:6]:
+            share = line.share or Decimal(0)
+            cells = 0
+            if largest > 0 and line.spent > 0:
+                cells = max(
+                    1, int((line.spent / largest * BAR_CELLS).to_integral_value())
+                )
+            bar = "█" * cells
+            label = line.label if len(line.label) <= 14 else line.label[:13] + "…"
+            amount = format_money(line.spent, cur)
+            body.append(f"• {label:<14}{amount:>10}  {bar:<12} {format_percent(share)}")
+    else:
+        body.append("No spending recorded this month.")
+    body.append("")
+    if summary.previous_spent is not None:
+        body.append(f"Trend: {format_change(summary.change_percent)} vs last month")
+    projected = summary.forecast.projected
+    if projected is not None and summary.is_current:
+        flag = ""
+        if summary.budget is not None and projected > summary.budget:
+            flag = " (⚠ OVER BUDGET)"
+        body.append(f"Projected Total: {format_money(projected, cur)}{flag}")
+    elif summary.is_current:
+        body.append("Projected Total: not enough days yet")
+    if summary.plan_value:
+        body.append(
+            f"Paid by plans: {format_money(summary.plan_value, cur)} of agent usage"
+        )
+    if summary.unpriced:
+        models = len(summary.unpriced)
+        body.append(
+            f"⚠ {format_tokens(summary.unpriced_tokens)} tokens of {models} "
+            f"model{'s' if models > 1 else ''} have no price: totals are a lower bound"
+        )
+    for currency, amount in summary.unconverted:
+        body.append(f"⚠ Not converted: {format_money(amount, currency)} (no rate)")
+    failed = [row.label for row in summary.sources if row.status == "failed"]
+    if failed:
+        body.append(
+            f"⚠ {len(failed)} source{'s' if len(failed) > 1 else ''} failed: "
+            + ", ".join(failed)
+        )
+    inner = BOX_WIDTH - 4
+    wrapped: list[str] = []
+    for text in body:
+        wrapped.extend(textwrap.wrap(text, inner, subsequent_indent="  ") or [""])
+    rule = "─" * (BOX_WIDTH - 2)
+    out = [f"┌{rule}┐"]
+    out += [f"│ {line:<{inner}} │" for line in lines]
+    out.append(f"├{rule}┤")
+    out += [f"│ {line:<{inner}} │" for line in wrapped]
+    out.append(f"└{rule}┘")
+    return "\n".join(out)
