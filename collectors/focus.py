@@ -95,6 +95,24 @@ def _clean(column: str) -> str:
     return f"nullif(nullif(trim(replace(\"{column}\", chr(65279), '')), ''), 'NULL')"
 
 
+_ISO_INSTANT = (
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?"
+    r"( ?(Z|UTC|[+-]\d{2}(:?\d{2})?))?"
+)
+
+
+def _instant(column: str) -> str:
+    """An ISO 8601 date and time as an instant (UTC when no zone is written).
+
+    DuckDB's own cast also takes forms like ``5/1/25`` and reads them as the year 5;
+    a spreadsheet-formatted date is refused instead of guessed.
+    """
+    return (
+        f"CASE WHEN regexp_full_match({column}, '{_ISO_INSTANT}') "
+        f"THEN try_cast({column} AS TIMESTAMPTZ) END"
+    )
+
+
 def _readers(groups: Mapping[str, list[str]]) -> list[str]:
     readers = []
     csv_options = (
@@ -137,8 +155,8 @@ WITH raw AS (SELECT {cleaned}, filename FROM ({union})),
 typed AS (
     SELECT *,
         try_cast("BilledCost" AS DECIMAL(38,12)) AS billed,
-        try_cast("ChargePeriodStart" AS TIMESTAMPTZ) AS period_start,
-        try_cast("ChargePeriodEnd" AS TIMESTAMPTZ) AS period_end
+        {_instant('"ChargePeriodStart"')} AS period_start,
+        {_instant('"ChargePeriodEnd"')} AS period_end
     FROM raw
 )
 SELECT filename,

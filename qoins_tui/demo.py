@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import random
 from importlib import resources
@@ -86,9 +87,8 @@ def build_demo(folder: Path, now: dt.datetime, timezone: str = "UTC") -> Setting
 
 def _sample_rows() -> tuple[list[str], list[dict[str, str]]]:
     source = resources.files("qoins_tui").joinpath("demo/focus_sample_1.0.csv")
-    with source.open("r", encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
+    reader = csv.DictReader(io.StringIO(source.read_text(encoding="utf-8"), newline=""))
+    return list(reader.fieldnames or []), list(reader)
 
 
 def _write_cloud(folder: Path, month: Month, now: dt.datetime) -> None:

@@ -161,8 +161,8 @@ def status_box(summary: MonthSummary) -> str:
             f"⚠ {format_tokens(summary.unpriced_tokens)} tokens of {models} "
             f"model{'s' if models > 1 else ''} have no price: totals are a lower bound"
         )
-    for currency, amount in summary.unconverted:
-        body.append(f"⚠ Not converted: {format_money(amount, currency)} (no rate)")
+    for currency, unconverted in summary.unconverted:
+        body.append(f"⚠ Not converted: {format_money(unconverted, currency)} (no rate)")
     failed = [row.label for row in summary.sources if row.status == "failed"]
     if failed:
         body.append(
