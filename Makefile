@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint format bench demo clean
+.PHONY: run test lint format bench demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "QOINs needs Python 3.11 or newer; set PYTHON=python3.11 or newer.")'
@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qoins $(ARGS)
+	$(BIN)/qoins --demo-if-empty $(ARGS)
 
 demo: $(STAMP)
 	$(BIN)/qoins --demo
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -30,7 +30,6 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-check: lint test
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -144,7 +144,7 @@ class Collector:
 
     @classmethod
     def detect(cls) -> bool:
-        """True when this source has data in its default place without a config entry."""
+        """True when its default place holds data: it then needs no config entry."""
         return False
 
 

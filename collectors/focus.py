@@ -137,7 +137,8 @@ def _readers(groups: Mapping[str, list[str]]) -> list[str]:
         )
     if groups.get("parquet"):
         readers.append(
-            "SELECT * FROM read_parquet($parquet, filename = true, union_by_name = true)"
+            "SELECT * FROM read_parquet($parquet, filename = true, "
+            "union_by_name = true)"
         )
     return readers
 
@@ -208,7 +209,10 @@ FROM typed
 
 
 def group_files(files: Iterable[Path]) -> dict[str, list[str]]:
-    """Files by reader: ``csv_plain``, ``csv_gzip``, ``json_plain``, ``json_gzip``, ``parquet``."""
+    """Files by the reader they need.
+
+    Keys: ``csv_plain``, ``csv_gzip``, ``json_plain``, ``json_gzip``, ``parquet``.
+    """
     groups: dict[str, list[str]] = {}
     for path in files:
         kind, compressed = sniff_format(path)

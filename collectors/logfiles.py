@@ -1,4 +1,4 @@
-"""What the agent-log collectors share: finding files, checking lines, git repositories."""
+"""What the agent-log collectors share: finding files, checking lines, git repos."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def sql_columns(columns: Mapping[str, str]) -> str:
 
 @lru_cache(maxsize=4096)
 def git_repository(folder: str) -> str | None:
-    """The git repository a working folder belongs to: its remote's name, else its root's.
+    """The git repository of a working folder: its remote's name, else its root's.
 
     None when the folder no longer exists or is not inside a repository.
     """

@@ -1,4 +1,4 @@
-"""Fixed recurring costs from the config's ``subscriptions`` list (domains, plans, seats).
+"""Fixed recurring costs from the config's ``subscriptions`` (domains, plans, seats).
 
 No API is called. Each billing date from ``start`` to today charges amount × seats in
 full, as a Purchase on that calendar date; the date falls on ``start``'s day of the

@@ -152,7 +152,7 @@ def runs_out(
     today: dt.date,
     month: Month,
 ) -> dt.date | None:
-    """The day spend reaches the budget at the current daily rate, if within the month."""
+    """The day spend reaches the budget at the current rate, if within the month."""
     if budget is None or rate is None or rate <= 0:
         return None
     if spent >= budget:

@@ -29,9 +29,7 @@ from qoins_tui import locations
 from qoins_tui.errors import ConfigError, MissingSecretError
 
 DEFAULT_THRESHOLDS = (75, 90, 95)
-SOURCE_COMMON_KEYS = frozenset(
-    {"type", "budget_limit", "api_key", "enabled", "tracking_enabled", "base_url"}
-)
+SOURCE_COMMON_KEYS = frozenset({"type", "budget_limit", "enabled", "tracking_enabled"})
 TOP_LEVEL_KEYS = frozenset(
     {
         "budget",
@@ -44,6 +42,22 @@ TOP_LEVEL_KEYS = frozenset(
         "team",
         "shared_services",
         "local_alternatives",
+    }
+)
+SUBSCRIPTION_KEYS = frozenset(
+    {
+        "name",
+        "provider",
+        "amount",
+        "currency",
+        "period",
+        "seats",
+        "start",
+        "renews",
+        "ends",
+        "project",
+        "category",
+        "notes",
     }
 )
 PRICE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h")
@@ -92,7 +106,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class PriceOverride:
-    """Rates for one model in USD per million tokens; tiers apply to the whole request."""
+    """One model's rates in USD per million tokens; a tier prices the whole request."""
 
     model: str
     provider: str | None = None
@@ -116,7 +130,7 @@ class Settings:
     theme: str | None = None
     warnings: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
-    """Sections other issues read (notifications, projects, team, local_alternatives)."""
+    """Sections kept as written: notifications, projects, team, local_alternatives."""
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -229,7 +243,7 @@ def to_decimal(value: Any) -> Decimal:
 
 
 class _Parser:
-    """Turns the YAML tree into :class:`Settings`, naming file, line and key on error."""
+    """Turns the YAML tree into :class:`Settings`; errors name file, line and key."""
 
     def __init__(self, where: str) -> None:
         self.where = where
@@ -337,7 +351,8 @@ class _Parser:
                     node,
                     "timezone",
                     "budget.timezone",
-                    f"unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.",
+                    f"unknown time zone {timezone!r}; use an IANA name such as "
+                    "Europe/Berlin.",
                 ) from exc
         alerts = self.alerts(node.get("alerts"), node)
         rates = {}
@@ -422,8 +437,8 @@ class _Parser:
             where = self.at(entry, "type") if "type" in entry else self.at(parent, name)
             if kind in PLANNED_TYPES:
                 error = (
-                    f"{where}, {path}: type {kind!r} has no collector in this version of "
-                    "QOINs yet; its spend cannot be read. Remove the entry or import "
+                    f"{where}, {path}: type {kind!r} has no collector in this version "
+                    "of QOINs yet; its spend cannot be read. Remove the entry or import "
                     "its cost export with `qoins import`."
                 )
             else:
@@ -435,7 +450,10 @@ class _Parser:
             for key in entry:
                 if key not in allowed and key not in seed_keys:
                     accepted = ", ".join(sorted(allowed))
-                    error = f"{self.at(entry, key)}, {path}.{key}: unknown key for type {kind!r}; accepted: {accepted}."
+                    error = (
+                        f"{self.at(entry, key)}, {path}.{key}: unknown key for type "
+                        f"{kind!r}; accepted: {accepted}."
+                    )
                     break
             if error is None:
                 problem = collector.check_settings(settings)
@@ -459,13 +477,23 @@ class _Parser:
         for index, item in enumerate(node):
             path = f"subscriptions[{index}]"
             item = self.mapping(item, node, index, path)
+            for key in item:
+                if key not in SUBSCRIPTION_KEYS:
+                    accepted = ", ".join(sorted(SUBSCRIPTION_KEYS))
+                    raise self.fail(
+                        item,
+                        key,
+                        f"{path}.{key}",
+                        f"unknown key; accepted: {accepted}.",
+                    )
             for key in ("name", "amount", "start"):
                 if item.get(key) is None:
                     raise self.fail(
                         node,
                         index,
                         path,
-                        f"needs {key!r} (name, provider, amount, currency, period, start).",
+                        f"needs {key!r} (a subscription has name, provider, amount, "
+                        "currency, period and start).",
                     )
             name = str(item["name"])
             if name in names:
@@ -608,7 +636,8 @@ class _Parser:
                 and values["cache_read"] >= values["input"]
             ):
                 self.warnings.append(
-                    f"{self.at(entry, 'cache_read')}, {path}.cache_read: is not below the input rate; check the figures."
+                    f"{self.at(entry, 'cache_read')}, {path}.cache_read: is not below "
+                    "the input rate; check the figures."
                 )
             result.append(
                 PriceOverride(
@@ -629,7 +658,8 @@ class _Parser:
                 node,
                 key,
                 path,
-                f"{value} looks like a price per token; prices here are USD per million tokens (3e-06 per token is 3.00).",
+                f"{value} looks like a price per token; prices here are USD per "
+                "million tokens (3e-06 per token is 3.00).",
             )
         if value > 10000:
             raise self.fail(

@@ -1,4 +1,4 @@
-"""``qoins --demo``: a throwaway folder of demo sources that runs through the real refresh.
+"""``qoins --demo``: throwaway demo sources, run through the real refresh.
 
 The cloud part is the FinOps Foundation's FOCUS sample (shipped in ``demo/`` with its
 licence), its dates moved into last month and this month up to now. The coding-agent
@@ -71,7 +71,7 @@ subscriptions:
 
 
 def build_demo(folder: Path, now: dt.datetime, timezone: str = "UTC") -> Settings:
-    """Write the demo's sources into ``folder`` and return the settings that read them."""
+    """Write the demo's sources into ``folder``; return the settings that read them."""
     today = now.astimezone(dt.UTC).date()
     month = Month.of(today)
     _write_cloud(folder / "cloud", month.previous(), now)

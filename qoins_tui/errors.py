@@ -1,4 +1,4 @@
-"""The errors QOINs raises on purpose, each with a title and a message a user can act on.
+"""The errors QOINs raises on purpose, each with a title and a message to act on.
 
 ::
 

@@ -1,4 +1,4 @@
-"""How money, percentages and token counts read on screen; rounding happens only here."""
+"""How money, percentages and token counts read on screen; only here is rounding."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ WHOLE_UNITS = frozenset({"JPY", "KRW"})
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    """``$1,234.56``, ``-€3.20``, ``¥3,000``, ``CHF 12.00``: two decimals, separators."""
+    """``$1,234.56``, ``-€3.20``, ``¥3,000``, ``CHF 12.00``: rounded half up."""
     places = Decimal(1) if currency in WHOLE_UNITS else Decimal("0.01")
     rounded = amount.quantize(places, rounding=ROUND_HALF_UP)
     if rounded == 0:

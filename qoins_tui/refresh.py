@@ -1,4 +1,4 @@
-"""The one refresh core: runs every source's collector into the store, isolating failures.
+"""The one refresh core: runs each source's collector into the store, apart.
 
 Both callers use it: ``qoins --refresh`` from cron and the app's background worker,
 which only wraps it. A source that fails is recorded with its error and the others
@@ -73,16 +73,14 @@ ProgressCallback = Callable[[Progress], None]
 def planned_sources(
     settings: Settings, store: Store | None = None
 ) -> list[SourceConfig]:
-    """Configured sources in config order, then detected agent logs, then subscriptions."""
+    """Configured sources in config order, detected agent logs, then subscriptions."""
     sources = [s for s in settings.sources if s.setting("enabled", True) is not False]
     configured_types = {s.type for s in settings.sources}
     names = {s.name for s in settings.sources}
     for collector in DETECTED_TYPES:
-        if collector.type not in configured_types and collector.type not in names:
-            if collector.detect():
-                sources.append(
-                    SourceConfig(collector.type, collector.type, detected=True)
-                )
+        known = collector.type in configured_types or collector.type in names
+        if not known and collector.detect():
+            sources.append(SourceConfig(collector.type, collector.type, detected=True))
     has_history = False
     if not settings.subscriptions and store is not None and store.path.exists():
         has_history = SUBSCRIPTIONS in store.sources_with_charges()
@@ -132,7 +130,7 @@ def refresh_source(
     prices: PriceBook | None = None,
     files: Sequence[Path] | None = None,
 ) -> SourceResult:
-    """Run one source into the store and log the run; never raises for a source's fault."""
+    """Run one source into the store and log it; a source's fault never raises."""
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     title = _title(source)

@@ -1,4 +1,4 @@
-"""``qoins status``: the seed's terminal box, and the JSON object of DESIGN.md's contract."""
+"""``qoins status``: the seed's terminal box, and the JSON of DESIGN.md's contract."""
 
 from __future__ import annotations
 

@@ -627,14 +627,16 @@ class Store:
         con.execute(
             """UPDATE files SET lines = n.lines, malformed = n.bad
                FROM (SELECT file_id, count(*) AS lines,
-                            count(*) FILTER (WHERE kind IN ('malformed', 'negative')) AS bad
+                            count(*) FILTER (
+                                WHERE kind IN ('malformed', 'negative')) AS bad
                      FROM batch_lines GROUP BY file_id) n
                WHERE files.file_id = n.file_id"""
         )
         elsewhere = con.execute(
             """SELECT count(DISTINCT b.record_key) FROM batch_lines b
                JOIN usage_lines u ON u.source = $source AND u.record_key = b.record_key
-               WHERE b.kind = 'usage' AND u.file_id NOT IN (SELECT unnest($ids::BIGINT[]))""",
+               WHERE b.kind = 'usage'
+                 AND u.file_id NOT IN (SELECT unnest($ids::BIGINT[]))""",
             params,
         ).fetchall()[0][0]
         counts.read += read
@@ -680,7 +682,7 @@ class Store:
         price: PriceLookup | None,
         billing: str | None,
     ) -> None:
-        """Charges of the touched response keys: the best line of each, priced in SQL."""
+        """Charges of the touched response keys: each one's best line, priced in SQL."""
         params: dict[str, Any] = {"source": source}
         con.execute(
             """CREATE OR REPLACE TEMP TABLE best AS
@@ -694,7 +696,8 @@ class Store:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE old_keys AS
                SELECT record_key, fingerprint FROM charges
-               WHERE source = $source AND record_key IN (SELECT record_key FROM touched)""",
+               WHERE source = $source
+                 AND record_key IN (SELECT record_key FROM touched)""",
             params,
         )
         con.execute(
@@ -707,7 +710,8 @@ class Store:
                     provider, service, service_category, model, billed_cost, currency,
                     charge_category, quantity, unit, input_tokens, cache_read_tokens,
                     cache_write_5m_tokens, cache_write_1h_tokens, output_tokens,
-                    cost_basis, price_version, billing, origin, resource_id, fingerprint)
+                    cost_basis, price_version, billing, origin, resource_id,
+                    fingerprint)
                 SELECT $source, b.record_key, b.ts, b.ts, $provider_name, b.model,
                     $category, b.model, p.cost, 'USD', 'Usage',
                     b.input_tokens + b.cache_read_tokens + b.cache_write_5m_tokens
@@ -719,7 +723,8 @@ class Store:
                     md5(concat_ws('|', b.model, b.ts, b.input_tokens,
                         b.cache_read_tokens, b.cache_write_5m_tokens,
                         b.cache_write_1h_tokens, b.output_tokens, p.cost))
-                FROM best b LEFT JOIN ({_PRICED_SQL}) p ON p.record_key = b.record_key""",
+                FROM best b
+                LEFT JOIN ({_PRICED_SQL}) p ON p.record_key = b.record_key""",
             params
             | {
                 "provider_name": spec.provider_name or spec.provider,
@@ -913,7 +918,7 @@ class Store:
 
     @contextmanager
     def _spend(self, q: MonthQuery) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with ``spend``: charges with their local day and converted amount."""
+        """A connection with the view ``spend``: charges with local day and amount."""
         with self.connect() as con:
             con.execute("CREATE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(18,9))")
             rates = [
@@ -925,10 +930,12 @@ class Store:
                 f"""CREATE TEMP VIEW spend AS
                     SELECT ch.*,
                         coalesce(ch.charge_date,
-                                 timezone('{_sql_str(q.zone)}', ch.period_start)::DATE) AS day,
+                                 timezone('{_sql_str(q.zone)}', ch.period_start)::DATE)
+                            AS day,
                         CAST(CASE WHEN ch.currency = '{_sql_str(q.currency)}'
                                   THEN ch.billed_cost
-                                  ELSE ch.billed_cost * fx.rate END AS {MONEY}) AS amount,
+                                  ELSE ch.billed_cost * fx.rate END AS {MONEY})
+                            AS amount,
                         ch.cost_basis IN ('billed', 'estimated')
                             AND coalesce(ch.billing, 'api') <> 'plan' AS counts
                     FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency"""
@@ -936,7 +943,7 @@ class Store:
             yield con
 
     def spend_by_service(self, q: MonthQuery) -> list[ServiceSpend]:
-        """What counts against the budget in the window, by source, provider and service."""
+        """What counts against the budget in the window, by source and service."""
         with self._spend(q) as con:
             rows = con.execute(
                 """SELECT source, provider, service, sum(amount),
@@ -1005,11 +1012,12 @@ class Store:
         return [(r[0] or "", r[1] or "", r[2]) for r in rows]
 
     def plan_value(self, q: MonthQuery) -> dict[str, Decimal]:
-        """Agent usage paid by a flat plan, at API prices, by source: value, not spend."""
+        """Agent usage a flat plan pays for, at API prices, by source: not spend."""
         with self._spend(q) as con:
             rows = con.execute(
                 """SELECT source, sum(amount) FROM spend
-                   WHERE billing = 'plan' AND amount IS NOT NULL AND day >= ? AND day < ?
+                   WHERE billing = 'plan' AND amount IS NOT NULL
+                     AND day >= ? AND day < ?
                    GROUP BY source""",
                 [q.start, q.end],
             ).fetchall()

@@ -60,7 +60,7 @@ class SourceRow:
 
 @dataclass(frozen=True)
 class TopLine:
-    """A line of the Dashboard's top services: a configured source, or imports of a provider."""
+    """A Dashboard top-services line: a source, or the imports of one provider."""
 
     label: str
     spent: Decimal

@@ -1,4 +1,4 @@
-"""FOCUS exports: the shipped sample, every file format, versions, nulls, BOMs, credits."""
+"""FOCUS exports: the shipped sample, file formats, versions, nulls, BOMs, credits."""
 
 from __future__ import annotations
 
@@ -147,7 +147,8 @@ def test_literal_null_and_empty_fields_are_nothing(store: Store) -> None:
 
     with store.connect() as con:
         nulls = con.execute(
-            "SELECT count(*) FROM charges WHERE resource_id = 'NULL' OR tags::VARCHAR = 'NULL'"
+            "SELECT count(*) FROM charges WHERE resource_id = 'NULL'"
+            " OR tags::VARCHAR = 'NULL'"
             " OR account = 'NULL' OR service_category = 'NULL'"
         ).fetchall()[0][0]
     assert nulls == 0
