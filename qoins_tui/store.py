@@ -118,8 +118,8 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             path VARCHAR NOT NULL,
             size BIGINT,
             mtime_ns BIGINT,
-            inode BIGINT,
-            device BIGINT,
+            inode UBIGINT,
+            device UBIGINT,
             read_at TIMESTAMPTZ,
             lines BIGINT,
             malformed BIGINT,
@@ -499,13 +499,11 @@ class Store:
                         price,
                         billing,
                     )
-                con.executemany(
-                    """UPDATE files SET size = ?, mtime_ns = ?, inode = ?, device = ?,
-                       read_at = ? WHERE file_id = ?""",
-                    [
-                        [*states[path], now, file_id]
-                        for path, file_id in file_ids.items()
-                    ],
+                con.execute(
+                    """UPDATE files SET size = b.size, mtime_ns = b.mtime_ns,
+                           inode = b.inode, device = b.device, read_at = $now
+                       FROM batch_files b WHERE files.file_id = b.file_id""",
+                    {"now": now},
                 )
                 con.execute("COMMIT")
             except duckdb.Error as exc:
@@ -533,25 +531,34 @@ class Store:
         source: str,
         states: Mapping[str, tuple[int, int, int, int]],
     ) -> dict[str, int]:
-        known = dict(
-            con.execute(
-                "SELECT path, file_id FROM files WHERE source = ? AND path IN "
-                "(SELECT unnest(?::VARCHAR[]))",
-                [source, list(states)],
-            ).fetchall()
-        )
-        for path in states:
-            if path not in known:
-                known[path] = con.execute(
-                    "INSERT INTO files (file_id, source, path) "
-                    "VALUES (nextval('file_ids'), ?, ?) RETURNING file_id",
-                    [source, path],
-                ).fetchall()[0][0]
+        """Give every file of the batch an id, and ``batch_files`` its new state."""
+        paths = list(states)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE batch_files (path VARCHAR, file_id BIGINT)"
+            """INSERT INTO files (file_id, source, path)
+               SELECT nextval('file_ids'), $source, p
+               FROM (SELECT unnest($paths::VARCHAR[]) AS p)
+               WHERE p NOT IN (SELECT path FROM files WHERE source = $source)""",
+            {"source": source, "paths": paths},
         )
-        con.executemany("INSERT INTO batch_files VALUES (?, ?)", list(known.items()))
-        return known
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE batch_files AS
+               SELECT f.path, f.file_id, s.size, s.mtime_ns, s.inode, s.device
+               FROM (SELECT unnest($paths::VARCHAR[]) AS path,
+                            unnest($sizes::BIGINT[]) AS size,
+                            unnest($mtimes::BIGINT[]) AS mtime_ns,
+                            unnest($inodes::UBIGINT[]) AS inode,
+                            unnest($devices::UBIGINT[]) AS device) s
+               JOIN files f ON f.source = $source AND f.path = s.path""",
+            {
+                "source": source,
+                "paths": paths,
+                "sizes": [states[p][0] for p in paths],
+                "mtimes": [states[p][1] for p in paths],
+                "inodes": [states[p][2] for p in paths],
+                "devices": [states[p][3] for p in paths],
+            },
+        )
+        return dict(con.execute("SELECT path, file_id FROM batch_files").fetchall())
 
     def _bulk_charges(
         self,
