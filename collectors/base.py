@@ -119,8 +119,9 @@ USAGE_COLUMNS = (
     "session_id",
 )
 """Columns of a usage read. ``kind`` is ``usage`` for a line that counts, else why it
-was skipped (``other``, ``synthetic``, ``error``, ``malformed``, ``negative``); ``rank``
-orders lines that share a ``record_key`` (the highest is kept). ``input_tokens``
+was skipped (``other``, ``synthetic``, ``error``, ``malformed``, ``negative``); among
+lines that share a ``record_key`` the store keeps the highest ``rank``, then the
+earliest ``ts``, then the file read first. ``input_tokens``
 never includes cached tokens."""
 
 

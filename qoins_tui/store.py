@@ -480,6 +480,7 @@ class Store:
         spec = collector.spec(list(files))
         states = {str(path): _file_state(path) for path in files}
         attempt = Counts()
+        flawed: list[str] = []
         with self.connect() as con:
             con.execute("BEGIN")
             try:
@@ -488,7 +489,7 @@ class Store:
                 if spec.target == "charges":
                     self._bulk_charges(con, source, spec, params, file_ids, attempt)
                 else:
-                    self._bulk_usage(
+                    flawed = self._bulk_usage(
                         con,
                         source,
                         spec,
@@ -514,16 +515,16 @@ class Store:
                 raise
         counts.add(attempt)
         counts.files_read += len(files)
-        if attempt.malformed:
-            for path in files:
-                lines = collector.malformed_lines(path)
-                if lines:
-                    shown = ", ".join(str(n) for n in lines[:20])
-                    more = f" and {len(lines) - 20} more" if len(lines) > 20 else ""
-                    plural = "s" if len(lines) > 1 else ""
-                    counts.notes.append(
-                        f"{path}: skipped malformed line{plural} {shown}{more}"
-                    )
+        for name in flawed:
+            path = Path(name)
+            lines = collector.malformed_lines(path)
+            if lines:
+                shown = ", ".join(str(n) for n in lines[:20])
+                more = f" and {len(lines) - 20} more" if len(lines) > 20 else ""
+                plural = "s" if len(lines) > 1 else ""
+                counts.notes.append(
+                    f"{path}: skipped malformed line{plural} {shown}{more}"
+                )
 
     def _register_files(
         self,
@@ -614,7 +615,11 @@ class Store:
         counts: Counts,
         price: PriceLookup | None,
         billing: str | None,
-    ) -> None:
+    ) -> list[str]:
+        """Replace the files' usage lines and rebuild the charges they touch.
+
+        Returns the paths that had malformed lines, for the refresh log's notes.
+        """
         ids = list(file_ids.values())
         params: dict[str, Any] = {"source": source, "ids": ids}
         selected = ", ".join(f"sel.{c}" for c in USAGE_COLUMNS if c != "filename")
@@ -674,10 +679,15 @@ class Store:
                    PARTITION BY file_id, record_key ORDER BY rank DESC, ts) = 1""",
             {"source": source},
         )
+        flawed = con.execute(
+            "SELECT DISTINCT f.path FROM batch_lines b JOIN batch_files f USING (file_id)"
+            " WHERE b.kind = 'malformed' ORDER BY 1"
+        ).fetchall()
         con.execute("DROP TABLE batch_lines")
         self._rebuild_usage_charges(
             con, source, spec, collector, counts, price, billing
         )
+        return [row[0] for row in flawed]
 
     def _rebuild_usage_charges(
         self,
