@@ -43,6 +43,9 @@ services:
   claude_code:
     paths: ["{folder}/claude/projects"]
     budget_limit: 50.00
+  codex:
+    paths: ["{folder}/codex"]
+    billing: plan
   cloud:
     type: focus
     paths: ["{folder}/cloud/*.csv"]
@@ -59,8 +62,14 @@ subscriptions:
     amount: 9.00
     currency: USD
     period: monthly
-    seats: 2
+    seats: 1
     start: 2025-03-01
+  - name: ChatGPT Plus
+    provider: OpenAI
+    amount: 20.00
+    currency: USD
+    period: monthly
+    start: 2025-06-14
   - name: qoins.dev
     provider: Domain registrar
     amount: 12.00
@@ -76,7 +85,9 @@ def build_demo(folder: Path, now: dt.datetime, timezone: str = "UTC") -> Setting
     month = Month.of(today)
     _write_cloud(folder / "cloud", month.previous(), now)
     _write_cloud(folder / "cloud", month, now)
+    _write_repositories(folder / "work")
     _write_claude_logs(folder / "claude" / "projects", folder / "work", now)
+    _write_codex_logs(folder / "codex", folder / "work", now)
     text = CONFIG.format(
         folder=folder.as_posix(),
         timezone=timezone,
@@ -118,9 +129,7 @@ def _write_cloud(folder: Path, month: Month, now: dt.datetime) -> None:
         writer.writerows(kept)
 
 
-def _write_claude_logs(projects: Path, work: Path, now: dt.datetime) -> None:
-    """About 45 days of Claude Code sessions over three git repositories."""
-    rng = random.Random(now.date().isoformat())
+def _write_repositories(work: Path) -> None:
     for name in PROJECTS:
         repo = work / name
         (repo / ".git").mkdir(parents=True, exist_ok=True)
@@ -128,6 +137,69 @@ def _write_claude_logs(projects: Path, work: Path, now: dt.datetime) -> None:
             f'[remote "origin"]\n\turl = https://example.com/dev/{name}.git\n',
             encoding="utf-8",
         )
+
+
+def _write_codex_logs(home: Path, work: Path, now: dt.datetime) -> None:
+    """A Codex CLI session on most weekdays of the last 40 days, paid by a plan."""
+    rng = random.Random(f"codex {now.date().isoformat()}")
+    for back in range(40, 0, -1):
+        moment = now - dt.timedelta(days=back)
+        if moment.weekday() >= 5 or rng.random() < 0.3:
+            continue
+        clock = moment.replace(hour=rng.randint(9, 17), minute=rng.randint(0, 59))
+        session = f"00000000-0000-4000-8000-{back:012d}"
+        folder = home / "sessions" / f"{clock:%Y/%m/%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        cwd = str(work / rng.choice(PROJECTS))
+        lines: list[dict[str, object]] = [
+            _codex_line(clock, "session_meta", {"id": session, "cwd": cwd}),
+            _codex_line(clock, "turn_context", {"model": "gpt-5-codex", "cwd": cwd}),
+        ]
+        total = [0, 0, 0, 0]
+        for _ in range(rng.randint(4, 14)):
+            clock += dt.timedelta(seconds=rng.randint(30, 300))
+            cached = rng.randint(20000, 150000)
+            last = [
+                cached + rng.randint(1000, 12000),
+                cached,
+                rng.randint(500, 6000),
+                0,
+            ]
+            last[3] = last[2] // 3
+            total = [a + b for a, b in zip(total, last, strict=True)]
+            info = {
+                "total_token_usage": _codex_usage(total),
+                "last_token_usage": _codex_usage(last),
+            }
+            lines.append(
+                _codex_line(clock, "event_msg", {"type": "token_count", "info": info})
+            )
+        path = folder / f"rollout-{clock:%Y-%m-%dT%H-%M-%S}-{session}.jsonl"
+        path.write_text(
+            "".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8"
+        )
+
+
+def _codex_line(
+    moment: dt.datetime, kind: str, payload: dict[str, object]
+) -> dict[str, object]:
+    stamp = moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {"timestamp": stamp, "type": kind, "payload": payload}
+
+
+def _codex_usage(values: list[int]) -> dict[str, int]:
+    return {
+        "input_tokens": values[0],
+        "cached_input_tokens": values[1],
+        "output_tokens": values[2],
+        "reasoning_output_tokens": values[3],
+        "total_tokens": values[0] + values[2],
+    }
+
+
+def _write_claude_logs(projects: Path, work: Path, now: dt.datetime) -> None:
+    """About 45 days of Claude Code sessions over three git repositories."""
+    rng = random.Random(now.date().isoformat())
     start = now - dt.timedelta(days=45)
     day = 0
     while start + dt.timedelta(days=day) < now:
