@@ -228,7 +228,12 @@ def _import(args: argparse.Namespace) -> int:
             _say(f"qoins: {path}: no such file.")
             failed += 1
             continue
-        fmt = args.format or _detect_format(path, store)
+        try:
+            fmt = args.format or _detect_format(path, store)
+        except ImportFormatError as exc:
+            _say(f"qoins: {exc.message}")
+            failed += 1
+            continue
         if fmt != "focus":
             _say(
                 f"qoins: {path}: the {fmt} format is not supported in this version of "
@@ -253,10 +258,15 @@ def _import(args: argparse.Namespace) -> int:
 def _detect_format(path: Path, store: Store) -> str:
     from collectors import focus
 
-    kind, _ = focus.sniff_format(path)
-    columns = (
-        store.parquet_columns(path) if kind == "parquet" else focus.header_columns(path)
-    )
+    try:
+        kind, _ = focus.sniff_format(path)
+        columns = (
+            store.parquet_columns(path)
+            if kind == "parquet"
+            else focus.header_columns(path)
+        )
+    except (OSError, EOFError) as exc:
+        raise ImportFormatError(f"{path}: cannot be read ({exc}).") from exc
     if focus.looks_like_focus(columns):
         return "focus"
     shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")

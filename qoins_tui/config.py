@@ -21,7 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 
 from collectors import COLLECTOR_TYPES, PLANNED_TYPES
 from collectors.subscriptions import Subscription
@@ -190,10 +192,36 @@ def load_file(path: Path) -> Settings:
     return parse_config(text, path)
 
 
+class _Constructor(RoundTripConstructor):
+    """Reads numbers with a fraction as exact Decimals and dates as their text.
+
+    A float would round 1234567.123456789012, and YAML's own date reading fails
+    on 2026-02-30 with no line to name; the parser checks dates itself.
+    """
+
+
+def _exact_number(constructor: RoundTripConstructor, node: ScalarNode) -> Any:
+    text = str(constructor.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return text
+
+
+def _date_text(constructor: RoundTripConstructor, node: ScalarNode) -> Any:
+    return constructor.construct_scalar(node)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:float", _exact_number)
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _date_text)
+
+
 def parse_config(text: str, path: Path | None = None) -> Settings:
     where = str(path) if path else "config"
+    yaml = YAML(typ="rt", pure=True)
+    yaml.Constructor = _Constructor
     try:
-        doc = YAML(typ="rt", pure=True).load(text)
+        doc = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -223,10 +251,29 @@ def resolve_vars(value: str, source: str, key: str) -> str:
     return _VAR.sub(lookup, value)
 
 
+def resolved_settings(source: SourceConfig) -> dict[str, Any]:
+    """The source's settings with every ``${VAR}`` read from the environment now."""
+
+    def resolve(key: str, value: Any) -> Any:
+        if isinstance(value, str) and "${" in value:
+            return resolve_vars(value, source.name, key)
+        if isinstance(value, list):
+            return [resolve(key, item) for item in value]
+        if isinstance(value, Mapping):
+            return {k: resolve(f"{key}.{k}", v) for k, v in value.items()}
+        return value
+
+    return {key: resolve(key, value) for key, value in source.settings.items()}
+
+
 def to_decimal(value: Any) -> Decimal:
     """A YAML number or numeric string as an exact Decimal; floats via their repr."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not an amount")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} is not a finite number")
+        return value
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -437,9 +484,9 @@ class _Parser:
             where = self.at(entry, "type") if "type" in entry else self.at(parent, name)
             if kind in PLANNED_TYPES:
                 error = (
-                    f"{where}, {path}: type {kind!r} has no collector in this version "
-                    "of QOINs yet; its spend cannot be read. Remove the entry or import "
-                    "its cost export with `qoins import`."
+                    f"{where}, {path}: type {kind!r} has no collector in this "
+                    "version of QOINs yet; its spend cannot be read. Remove the entry "
+                    "or import its cost export with `qoins import`."
                 )
             else:
                 accepted = ", ".join(sorted(COLLECTOR_TYPES))

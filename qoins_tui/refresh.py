@@ -17,8 +17,8 @@ from pathlib import Path
 from collectors import COLLECTOR_TYPES, DETECTED_TYPES
 from collectors.base import BulkCollector, RecordCollector, SourceContext
 from collectors.focus import FocusCollector
-from qoins_tui.config import Settings, SourceConfig
-from qoins_tui.errors import QoinsError
+from qoins_tui.config import Settings, SourceConfig, resolved_settings
+from qoins_tui.errors import QoinsError, StoreError
 from qoins_tui.pricing import PriceBook
 from qoins_tui.store import Counts, RefreshRecord, Store
 
@@ -103,6 +103,7 @@ def run_refresh(
     ``progress`` hears before each source starts; ``on_result`` as each one ends.
     """
     now = now or dt.datetime.now(dt.UTC)
+    store.schema_version()
     sources = planned_sources(settings, store)
     if only:
         sources = [s for s in sources if s.name in only]
@@ -130,7 +131,11 @@ def refresh_source(
     prices: PriceBook | None = None,
     files: Sequence[Path] | None = None,
 ) -> SourceResult:
-    """Run one source into the store and log it; a source's fault never raises."""
+    """Run one source into the store and log it.
+
+    A source's own fault is recorded and returned, never raised; a store that cannot
+    be opened or written raises :class:`StoreError`, since no source can land then.
+    """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     title = _title(source)
@@ -142,6 +147,8 @@ def refresh_source(
         )
         if counts.problems:
             error = "; ".join(counts.problems)
+    except StoreError:
+        raise
     except QoinsError as exc:
         error = exc.message
     except Exception as exc:  # a collector's bug must not stop the other sources
@@ -155,20 +162,17 @@ def refresh_source(
         error=error,
         elapsed_s=time.perf_counter() - started,
     )
-    try:
-        store.record_refresh(
-            RefreshRecord(
-                source=source.name,
-                kind=source.type,
-                started_at=started_at,
-                finished_at=dt.datetime.now(dt.UTC),
-                status="ok" if result.ok else "failed",
-                counts=counts,
-                error=error,
-            )
+    store.record_refresh(
+        RefreshRecord(
+            source=source.name,
+            kind=source.type,
+            started_at=started_at,
+            finished_at=dt.datetime.now(dt.UTC),
+            status="ok" if result.ok else "failed",
+            counts=counts,
+            error=error,
         )
-    except QoinsError as exc:
-        logger.warning("could not log the refresh of %s: %s", source.name, exc)
+    )
     return result
 
 
@@ -190,7 +194,7 @@ def _collect(
         extra["files"] = [str(p) for p in files]
     context = SourceContext(
         name=source.name,
-        settings=source.settings,
+        settings=resolved_settings(source),
         now=now,
         zone=settings.budget.zone,
         extra=extra,
