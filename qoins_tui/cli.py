@@ -21,7 +21,7 @@ from qoins_tui import __version__, locations
 from qoins_tui.analysis import Month
 from qoins_tui.config import Settings, load_settings
 from qoins_tui.errors import ConfigError, ImportFormatError, QoinsError
-from qoins_tui.refresh import SourceResult, import_files, run_refresh
+from qoins_tui.refresh import Progress, SourceResult, import_files, run_refresh
 from qoins_tui.store import Store
 
 logger = logging.getLogger("qoins_tui")
@@ -153,14 +153,26 @@ def _refresh(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = _store(args)
 
+    live = sys.stderr.isatty() and not args.quiet
+
+    def starting(progress: Progress) -> None:
+        if live and progress.source is not None:
+            sys.stderr.write(
+                f"\r\033[K[{progress.done + 1}/{progress.total}] "
+                f"{progress.source} ({progress.title})…"
+            )
+            sys.stderr.flush()
+
     def report(result: SourceResult) -> None:
+        if live:
+            sys.stderr.write("\r\033[K")
         if not args.quiet or not result.ok:
             _say(result.summary())
         if args.verbose:
             for note in result.counts.notes:
                 _say(f"  {note}")
 
-    results = run_refresh(settings, store, on_result=report)
+    results = run_refresh(settings, store, progress=starting, on_result=report)
     if not results:
         _say(
             "qoins: no sources configured or detected. Add one under services in "
