@@ -93,6 +93,9 @@ class BulkSpec:
 
     target: Literal["charges", "usage"]
     select: str
+    ordered: bool = False
+    """True when the SELECT relies on reading each file's lines in order (a window
+    over the scan); otherwise DuckDB may read out of order, which is faster."""
     params: Mapping[str, Any] = field(default_factory=dict)
     """The named parameters the SELECT uses, such as ``files``: the paths as strings,
     spelled as the reader's ``filename`` column will give them back."""

@@ -24,6 +24,7 @@ from collectors.logfiles import (
     existing_dirs,
     find_files,
     git_repository,
+    largest_line_bound,
     malformed_json_lines,
     sql_columns,
 )
@@ -59,7 +60,7 @@ WITH raw AS (
         type IS NULL AND timestamp IS NULL AND message IS NULL AND uuid IS NULL
             AND sessionId IS NULL AS broken
     FROM read_json($files, format = 'newline_delimited', ignore_errors = true,
-                   filename = true, maximum_object_size = 1073741824,
+                   filename = true, maximum_object_size = $max_object_size,
                    columns = {_COLUMNS})
 ), tokens AS (
     SELECT *,
@@ -154,7 +155,10 @@ class ClaudeCodeCollector(BulkCollector):
         return BulkSpec(
             target="usage",
             select=_SELECT,
-            params={"files": [str(path) for path in files]},
+            params={
+                "files": [str(path) for path in files],
+                "max_object_size": largest_line_bound(files),
+            },
             provider="anthropic",
             provider_name="Anthropic",
         )

@@ -52,6 +52,7 @@ from collectors.logfiles import (
     existing_dirs,
     find_files,
     git_repository,
+    largest_line_bound,
     malformed_json_lines,
     sql_columns,
 )
@@ -108,7 +109,7 @@ WITH lines AS MATERIALIZED (
         type IS NULL AND timestamp IS NULL AND payload IS NULL
             AND record_type IS NULL AND id IS NULL AS broken
     FROM read_json($files, format = 'newline_delimited', ignore_errors = true,
-                   filename = true, maximum_object_size = 1073741824,
+                   filename = true, maximum_object_size = $max_object_size,
                    columns = {_COLUMNS})
 ), first_turn AS (
     SELECT filename, min(seq) AS seq FROM lines
@@ -285,9 +286,13 @@ class CodexCollector(BulkCollector):
         return BulkSpec(
             target="usage",
             select=_SELECT,
-            params={"files": [str(path) for path in files]},
+            params={
+                "files": [str(path) for path in files],
+                "max_object_size": largest_line_bound(files),
+            },
             provider="openai",
             provider_name="OpenAI",
+            ordered=True,
         )
 
     def malformed_lines(self, path: Path) -> list[int]:

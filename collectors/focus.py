@@ -92,7 +92,17 @@ def looks_like_focus(columns: Iterable[str]) -> bool:
 
 
 def _clean(column: str) -> str:
-    return f"nullif(nullif(trim(replace(\"{column}\", chr(65279), '')), ''), 'NULL')"
+    """Nothing for ``NULL`` and empty fields; a leading byte-order mark removed.
+
+    Only the rare field that starts with a mark pays for the string surgery.
+    """
+    c = f'"{column}"'
+    return (
+        f"CASE WHEN {c} = '' OR {c} = 'NULL' THEN NULL "
+        f"WHEN starts_with({c}, chr(65279)) "
+        f"THEN nullif(nullif(ltrim({c}, chr(65279)), ''), 'NULL') "
+        f"ELSE {c} END"
+    )
 
 
 _ISO_INSTANT = (
@@ -108,7 +118,7 @@ def _instant(column: str) -> str:
     a spreadsheet-formatted date is refused instead of guessed.
     """
     return (
-        f"CASE WHEN regexp_full_match({column}, '{_ISO_INSTANT}') "
+        f"CASE WHEN regexp_full_match(trim({column}), '{_ISO_INSTANT}') "
         f"THEN try_cast({column} AS TIMESTAMPTZ) END"
     )
 
@@ -117,7 +127,7 @@ def _readers(groups: Mapping[str, list[str]]) -> list[str]:
     readers = []
     csv_options = (
         "header = true, all_varchar = true, nullstr = ['NULL', ''], filename = true, "
-        "union_by_name = true, max_line_size = 67108864"
+        "union_by_name = true"
     )
     if groups.get("csv_plain"):
         readers.append(f"SELECT * FROM read_csv($csv_plain, {csv_options})")

@@ -60,6 +60,21 @@ def malformed_json_lines(path: Path, *, required_key: str | None = None) -> list
     return bad
 
 
+def largest_line_bound(files: Iterable[Path]) -> int:
+    """A ``maximum_object_size`` for ``read_json``: no line outgrows its file.
+
+    DuckDB sizes its buffers by this bound, so a tight one reads faster than a
+    blanket gigabyte; it stays between 1 MiB and 1 GiB.
+    """
+    largest = 0
+    for path in files:
+        try:
+            largest = max(largest, path.stat().st_size)
+        except OSError:
+            continue
+    return min(max(largest + 1, 1 << 20), 1 << 30)
+
+
 def sql_columns(columns: Mapping[str, str]) -> str:
     """A DuckDB struct literal for ``read_json``'s ``columns`` option."""
     return (

@@ -482,6 +482,7 @@ class Store:
         attempt = Counts()
         flawed: list[str] = []
         with self.connect() as con:
+            con.execute(f"SET preserve_insertion_order = {str(spec.ordered).lower()}")
             con.execute("BEGIN")
             try:
                 file_ids = self._register_files(con, source, states)
@@ -570,35 +571,27 @@ class Store:
         file_ids: Mapping[str, int],
         counts: Counts,
     ) -> None:
-        columns = ", ".join(CHARGE_COLUMNS)
-        selected = ", ".join(f"sel.{c}" for c in CHARGE_COLUMNS)
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE bulk_rows AS
-                SELECT f.file_id, sel.problem, {selected}
-                FROM ({spec.select}) sel JOIN batch_files f ON f.path = sel.filename""",
-            dict(params),
-        )
-        refused = con.execute(
-            """SELECT f.path, any_value(b.problem), count(*) FROM bulk_rows b
-               JOIN batch_files f USING (file_id)
-               WHERE b.problem IS NOT NULL GROUP BY f.path ORDER BY f.path LIMIT 1"""
-        ).fetchall()
-        if refused:
-            _, problem, rows = refused[0]
-            others = f" (and {rows - 1} more rows)" if rows > 1 else ""
-            raise _BulkFileError(f"{problem}{others}; the file was not imported.")
+        """Replace the files' rows; a row the collector refuses aborts the batch.
+
+        The rows go straight into ``charges``: ``error()`` raises on the first
+        refused row, and the transaction leaves the stored rows as they were.
+        """
         ids = list(file_ids.values())
         previous = con.execute(
             "DELETE FROM charges WHERE source = ? AND file_id IN "
             "(SELECT unnest(?::BIGINT[]))",
             [source, ids],
         ).fetchall()[0][0]
+        columns = ", ".join(CHARGE_COLUMNS)
+        selected = ", ".join(f"sel.{c}" for c in CHARGE_COLUMNS)
         read = con.execute(
             f"""INSERT INTO charges (source, file_id, {columns})
-                SELECT $source, file_id, {columns} FROM bulk_rows""",
-            {"source": source},
+                SELECT $source, f.file_id, {selected}
+                FROM ({spec.select}) sel JOIN batch_files f ON f.path = sel.filename
+                WHERE CASE WHEN sel.problem IS NULL THEN true
+                           ELSE error('{_REFUSED}' || sel.problem) END""",
+            {"source": source, **params},
         ).fetchall()[0][0]
-        con.execute("DROP TABLE bulk_rows")
         counts.read += read
         counts.counted += read
         counts.changed += min(previous, read)
@@ -680,7 +673,8 @@ class Store:
             {"source": source},
         )
         flawed = con.execute(
-            "SELECT DISTINCT f.path FROM batch_lines b JOIN batch_files f USING (file_id)"
+            "SELECT DISTINCT f.path FROM batch_lines b"
+            " JOIN batch_files f USING (file_id)"
             " WHERE b.kind = 'malformed' ORDER BY 1"
         ).fetchall()
         con.execute("DROP TABLE batch_lines")
@@ -831,9 +825,12 @@ class Store:
                 ]
             )
         if rows:
-            con.executemany(
-                "INSERT INTO rates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+            columns = list(zip(*rows, strict=True))
+            names = [f"c{i}" for i in range(len(columns))]
+            con.execute(
+                "INSERT INTO rates SELECT "
+                + ", ".join(f"unnest(${name})" for name in names),
+                dict(zip(names, (list(c) for c in columns), strict=True)),
             )
 
     def _set_billing(self, source: str, billing: str) -> None:
@@ -1179,9 +1176,21 @@ def _file_state(path: Path) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
+_REFUSED = "refused row: "
+
+
 def _short_error(exc: BaseException) -> str:
-    """DuckDB's first line, which names the problem; the rest repeats the options."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """DuckDB's first line, which names the problem; the rest repeats the options.
+
+    A row a collector refused carries its own message, said as the file's fault.
+    """
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    first = text.splitlines()[0]
+    if _REFUSED in first:
+        return first.split(_REFUSED, 1)[1] + "; the file was not imported."
+    return first
 
 
 def _sql_str(value: str) -> str:

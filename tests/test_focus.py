@@ -292,7 +292,7 @@ def test_spreadsheet_formatted_amounts_are_refused_with_the_value(
     assert not result.ok
     assert result.error is not None
     assert str(path) in result.error
-    assert "BilledCost '$10,000.00'" in result.error
+    assert "BilledCost '$10,000.00 ' is not a plain number" in result.error
     assert stored(store) == []
 
 
