@@ -1,0 +1,588 @@
+"""The QOINs Textual app: the header, the Dashboard and Services tabs, and the keys.
+
+The app paints from the store at once and never waits for a refresh: reading the
+month, refreshing the sources and reading a source's details each run in a thread
+worker that posts a message back. Every worker failure goes through one handler,
+:meth:`QoinsApp.on_worker_state_changed`, which turns it into one toast (or, for a
+store another process holds, into "store busy since HH:MM" and a retry).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.logging import TextualHandler
+from textual.message import Message
+from textual.reactive import var
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+import qoins_tui
+from qoins_tui.analysis import Month
+from qoins_tui.config import Settings
+from qoins_tui.dashboard import DashboardView
+from qoins_tui.discovery import Finding, findings, has_user_data
+from qoins_tui.errors import QoinsError, StoreBusyError
+from qoins_tui.refresh import Progress, SourceResult, run_refresh
+from qoins_tui.services import (
+    DetailsLoaded,
+    OpenSource,
+    ServicesView,
+    SourceScreen,
+)
+from qoins_tui.store import Store
+from qoins_tui.summary import MonthSummary, build_summary, local_today, source_details
+from qoins_tui.theme import choose_theme, load_themes
+from qoins_tui.widgets import HeaderState, KeysScreen, QoinsHeader, format_when
+
+logger = logging.getLogger(__name__)
+
+READ_WAIT_S = 2.0
+"""How long a read waits for another process's lock before the app says "busy"."""
+BUSY_RETRY_S = 5.0
+"""How soon the app reads again after finding the store busy."""
+TOAST_S = 12.0
+"""Errors stay a little longer than Textual's default so they can be read."""
+
+MONTH_KEYS = Binding.Group("Month")
+"""[ ] and . share one place in the footer."""
+
+LOAD, REFRESH, DETAILS = "load", "refresh", "details"
+_FAILURE_TITLES = {
+    LOAD: "Could not read the store",
+    REFRESH: "Refresh stopped",
+    DETAILS: "Could not read the source",
+}
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SummaryLoaded(Message, bubble=False):
+    """A month read from the store; ``ticket`` tells a stale read from the latest."""
+
+    def __init__(
+        self,
+        summary: MonthSummary,
+        has_data: bool,
+        found: list[Finding],
+        ticket: int,
+    ) -> None:
+        super().__init__()
+        self.summary = summary
+        self.has_data = has_data
+        self.found = found
+        self.ticket = ticket
+
+
+class RefreshProgress(Message, bubble=False):
+    """The refresh is about to read a source; a newer one replaces a queued one."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RefreshProgress)
+
+
+class RefreshFinished(Message, bubble=False):
+    """Every planned source has been read; ``results`` says how each went."""
+
+    def __init__(self, results: list[SourceResult]) -> None:
+        super().__init__()
+        self.results = results
+
+
+def failure_toast(results: Sequence[SourceResult]) -> tuple[str, str] | None:
+    """(title, message) naming each failed source and why, or None when all worked."""
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return None
+    noun = "source" if len(failed) == 1 else "sources"
+    title = f"Refresh: {len(failed)} {noun} failed"
+    lines = [f"{r.source}: {r.error}" for r in failed]
+    lines.append("Other sources refreshed; fix the cause, then press r.")
+    return title, "\n".join(lines)
+
+
+class QoinsApp(App[None]):
+    """QOINs in the terminal: where the month's development money goes."""
+
+    TITLE = "QOINs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "1",
+            "show_tab('dashboard')",
+            "Dashboard",
+            show=False,
+            tooltip="Dashboard: budget, forecast, top services",
+        ),
+        Binding(
+            "2",
+            "show_tab('services')",
+            "Services",
+            show=False,
+            tooltip="Services: every source with its status",
+        ),
+        Binding(
+            "r",
+            "refresh",
+            "Refresh",
+            tooltip="Read every source again, in the background",
+        ),
+        Binding(
+            "left_square_bracket",
+            "previous_month",
+            "Previous month",
+            key_display="[",
+            group=MONTH_KEYS,
+            tooltip="Show the month before",
+        ),
+        Binding(
+            "right_square_bracket",
+            "next_month",
+            "Next month",
+            key_display="]",
+            group=MONTH_KEYS,
+            tooltip="Show the month after, up to this one",
+        ),
+        Binding(
+            "full_stop",
+            "current_month",
+            "This month",
+            key_display=".",
+            group=MONTH_KEYS,
+            tooltip="Back to the current month",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter the sources by name (Services tab)",
+        ),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            key_display="?",
+            tooltip="This list of keys",
+        ),
+        Binding("q", "quit", "Quit", tooltip="Leave QOINs"),
+    ]
+
+    header_state: var[HeaderState | None] = var(None)
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        demo: bool = False,
+        config_error: str | None = None,
+    ) -> None:
+        super().__init__(css_path=["dashboard.tcss", "services.tcss"])
+        self.settings = settings
+        self.store = store
+        self.clock = clock or _utc_now
+        self.demo = demo
+        self.config_error = config_error
+        self.reader = Store(store.path, wait_s=min(store.wait_s, READ_WAIT_S))
+        self.summary: MonthSummary | None = None
+        self.has_data = True
+        self.month = self.current_month
+        self.busy_since: dt.datetime | None = None
+        self.progress: Progress | None = None
+        self._ticket = 0
+        self._retry: Timer | None = None
+        self._log_handler = TextualHandler(stderr=False)
+        loaded = load_themes()
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self._theme_problems = list(loaded.problems)
+        self._theme_name, problem = choose_theme(settings.theme, self.available_themes)
+        if problem is not None:
+            self._theme_problems.append(problem)
+        self.dashboard = DashboardView(id="dashboard-view")
+        self.services = ServicesView(id="services-view")
+
+    # -- layout and start-up -------------------------------------------------------
+
+    @property
+    def current_month(self) -> Month:
+        return Month.of(local_today(self.settings, self.clock()))
+
+    def compose(self) -> ComposeResult:
+        yield QoinsHeader()
+        with TabbedContent(initial="dashboard", id="tabs"):
+            with TabPane("1 Dashboard", id="dashboard"):
+                yield self.dashboard
+            with TabPane("2 Services", id="services"):
+                yield self.services
+        yield Footer()
+
+    def on_mount(self) -> None:
+        logging.getLogger().addHandler(self._log_handler)
+        # httpx logs every request's full URL at INFO; keys can ride in URLs.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        self.theme = self._theme_name
+        if self.config_error:
+            self.notify(
+                f"{self.config_error}\nQOINs runs on its defaults until it is fixed.",
+                title="Configuration error",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+        for problem in self._theme_problems:
+            self.notify(problem, title="Theme", severity="warning", markup=False)
+        self._update_header()
+        self.reload()
+
+    def on_ready(self) -> None:
+        elapsed_ms = (time.perf_counter() - qoins_tui.STARTED_AT) * 1000
+        logger.info("QOINs started in %.0f ms", elapsed_ms)
+
+    def on_unmount(self) -> None:
+        logging.getLogger().removeHandler(self._log_handler)
+
+    # -- reading the store ---------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the month on view again, in the background."""
+        self._ticket += 1
+        self._load(self.month, self._ticket, contextvars.copy_context())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=LOAD,
+        description="Reading the month from the store",
+    )
+    def _load(self, month: Month, ticket: int, context: contextvars.Context) -> None:
+        now = self.clock()
+
+        def read() -> SummaryLoaded:
+            has_data = self.demo or has_user_data(self.settings, self.reader)
+            found = [] if has_data else findings(self.settings)
+            summary = build_summary(self.reader, self.settings, month, now)
+            return SummaryLoaded(summary, has_data, found, ticket)
+
+        loaded = context.run(read)
+        if not get_current_worker().is_cancelled:
+            self.post_message(loaded)
+
+    def _read_again(self) -> None:
+        """The busy store's retry: one timer at a time, however many reads failed."""
+        self._retry = None
+        self.reload()
+
+    def on_summary_loaded(self, message: SummaryLoaded) -> None:
+        if message.ticket != self._ticket:
+            return
+        self.summary = message.summary
+        self.has_data = message.has_data
+        self.busy_since = None
+        zone = self.settings.budget.zone
+        if message.has_data:
+            self.dashboard.show(message.summary)
+        else:
+            self.dashboard.show_welcome(message.found)
+        self.services.show(message.summary, zone)
+        if isinstance(self.screen, SourceScreen):
+            self._follow_source(self.screen, message.summary)
+        self._update_header()
+        self.refresh_bindings()
+
+    def _follow_source(self, screen: SourceScreen, summary: MonthSummary) -> None:
+        row = next((r for r in summary.sources if r.name == screen.source), None)
+        if row is None:
+            return
+        screen.show(row, summary)
+        self._load_details(screen, row.name, summary.month, contextvars.copy_context())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=DETAILS,
+        description="Reading a source's services",
+    )
+    def _load_details(
+        self,
+        screen: SourceScreen,
+        source: str,
+        month: Month,
+        context: contextvars.Context,
+    ) -> None:
+        lines = context.run(source_details, self.reader, self.settings, month, source)
+        screen.post_message(DetailsLoaded(source, month, lines))
+
+    # -- refreshing ------------------------------------------------------------------
+
+    @property
+    def is_refreshing(self) -> bool:
+        return any(
+            w.group == REFRESH and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
+        )
+
+    def action_refresh(self) -> None:
+        if self.is_refreshing:
+            self.notify("A refresh is already running.", title="Refresh")
+            return
+        self.progress = Progress(0, 0, None)
+        self._update_header()
+        self._refresh(contextvars.copy_context())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=REFRESH,
+        description="Refreshing every source",
+    )
+    def _refresh(self, context: contextvars.Context) -> None:
+        results = context.run(
+            run_refresh,
+            self.settings,
+            self.store,
+            now=self.clock(),
+            progress=self._post_progress,
+        )
+        self.post_message(RefreshFinished(results))
+
+    def _post_progress(self, progress: Progress) -> None:
+        """Called from the refresh thread: hand the step to the app's message queue."""
+        self.post_message(RefreshProgress(progress))
+
+    def on_refresh_progress(self, message: RefreshProgress) -> None:
+        if self.progress is not None:
+            self.progress = message.progress
+            self._update_header()
+
+    def on_refresh_finished(self, message: RefreshFinished) -> None:
+        self.progress = None
+        toast = failure_toast(message.results)
+        if toast is not None:
+            title, text = toast
+            self.notify(
+                text, title=title, severity="error", timeout=TOAST_S, markup=False
+            )
+        self._update_header()
+        self.reload()
+
+    # -- the one funnel for worker failures ----------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        group = event.worker.group
+        if group == REFRESH:
+            self.progress = None
+        if group == LOAD and isinstance(error, StoreBusyError):
+            self.busy_since = self.busy_since or self.clock()
+            self._update_header()
+            if self._retry is None:
+                self._retry = self.set_timer(BUSY_RETRY_S, self._read_again)
+            return
+        if isinstance(error, QoinsError):
+            title, text = error.title, error.message
+        else:
+            logger.error("%s worker failed", group, exc_info=error)
+            title = _FAILURE_TITLES.get(group, "Background task failed")
+            text = f"{type(error).__name__}: {error}"
+        self.notify(text, title=title, severity="error", timeout=TOAST_S, markup=False)
+        self._update_header()
+
+    # -- the header ------------------------------------------------------------------
+
+    def _update_header(self) -> None:
+        shown = self.summary.month if self.summary is not None else self.month
+        self.header_state = HeaderState(
+            month=shown.label,
+            status=self._status(),
+            progress=(
+                (self.progress.done, self.progress.total)
+                if self.progress is not None and self.progress.total
+                else None
+            ),
+            demo=self.demo,
+        )
+
+    def _when(self, moment: dt.datetime) -> str:
+        zone = self.settings.budget.zone
+        return format_when(moment, local_today(self.settings, self.clock()), zone)
+
+    def _status(self) -> Content:
+        if self.progress is not None:
+            p = self.progress
+            if p.source is None:
+                return Content("refreshing…")
+            return Content(
+                f"refreshing {p.done + 1}/{p.total} · {p.title or p.source}…"
+            )
+        if self.busy_since is not None:
+            return Content.styled(
+                f"store busy since {self._when(self.busy_since)}", "$warning"
+            )
+        if self.summary is None:
+            return Content.styled("reading the store…", "$text-muted")
+        rows = [r for r in self.summary.sources if not r.imported and r.last_refresh]
+        if not rows:
+            return Content.styled("not refreshed yet · r refreshes", "$text-muted")
+        newest = max(r.last_refresh for r in rows if r.last_refresh is not None)
+        failed = sum(1 for r in rows if r.status == "failed")
+        refreshed = f"refreshed {self._when(newest)}"
+        if failed:
+            noun = "source" if failed == 1 else "sources"
+            return Content.assemble(
+                (f"{failed} {noun} failed", "bold $error"), f" · {refreshed}"
+            )
+        noun = "source" if len(rows) == 1 else "sources"
+        return Content(f"{refreshed} · {len(rows)} {noun}")
+
+    # -- months, tabs, filter, help --------------------------------------------------
+
+    def _set_month(self, month: Month) -> None:
+        if month == self.month:
+            return
+        self.month = month
+        self._update_header()
+        self.refresh_bindings()
+        self.reload()
+
+    def action_previous_month(self) -> None:
+        self._set_month(self.month.previous())
+
+    def action_next_month(self) -> None:
+        if self.month < self.current_month:
+            self._set_month(self.month.next())
+
+    def action_current_month(self) -> None:
+        self._set_month(self.current_month)
+
+    def action_show_tab(self, tab: str) -> None:
+        while isinstance(self.screen, SourceScreen | KeysScreen):
+            self.pop_screen()
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "services":
+            self.services.table.focus()
+        self.refresh_bindings()
+
+    @property
+    def active_tab(self) -> str:
+        return self.screen_stack[0].query_one("#tabs", TabbedContent).active
+
+    def action_filter(self) -> None:
+        if self.screen is self.screen_stack[0] and self.active_tab == "services":
+            self.services.start_filter()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen(self.key_sections()))
+
+    def key_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Every key, grouped by where it works, for the keys screen."""
+
+        def listed(
+            bindings: Iterable[Binding | tuple[str, ...]],
+        ) -> list[tuple[str, str]]:
+            return [
+                (b.key_display or b.key, b.tooltip or b.description)
+                for b in bindings
+                if isinstance(b, Binding)
+            ]
+
+        everywhere = listed(self.BINDINGS)
+        everywhere.append(("ctrl+p", "Command palette: every action and the themes"))
+        return [
+            ("Everywhere", everywhere),
+            (
+                "Services tab",
+                [
+                    ("↑ ↓", "Move between sources"),
+                    ("enter", "Open the selected source"),
+                    *listed(ServicesView.BINDINGS),
+                ],
+            ),
+            ("A source's screen", listed(SourceScreen.BINDINGS)),
+        ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            return (
+                self.screen is self.screen_stack[0]
+                and self.active_tab == "services"
+                and self.has_data
+                and not self.services.has_class("-filtering")
+            )
+        if action == "next_month" and self.month >= self.current_month:
+            return None
+        if action == "current_month" and self.month == self.current_month:
+            return None
+        return True
+
+    # -- the Services tab's requests -------------------------------------------------
+
+    def on_open_source(self, message: OpenSource) -> None:
+        if self.summary is None:
+            return
+        screen = SourceScreen(message.row, self.summary, self.settings.budget.zone)
+        self.push_screen(screen)
+        self._load_details(
+            screen, message.row.name, self.summary.month, contextvars.copy_context()
+        )
+
+    # -- the command palette -------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Refresh", "Read every source again", self.action_refresh)
+        yield SystemCommand(
+            "Previous month", "Show the month before", self.action_previous_month
+        )
+        yield SystemCommand(
+            "Next month", "Show the month after", self.action_next_month
+        )
+        yield SystemCommand(
+            "This month", "Back to the current month", self.action_current_month
+        )
+        yield SystemCommand(
+            "Dashboard",
+            "Budget, forecast and top services",
+            partial(self.action_show_tab, "dashboard"),
+        )
+        yield SystemCommand(
+            "Services",
+            "Every source with its status and spend",
+            partial(self.action_show_tab, "services"),
+        )
+        yield SystemCommand("Help", "Every key of the app", self.action_help)
+        for name in sorted(self.available_themes):
+            if name.startswith("qoins-"):
+                yield SystemCommand(
+                    f"Theme: {name}",
+                    f"Switch to the {name} theme",
+                    partial(setattr, self, "theme", name),
+                )

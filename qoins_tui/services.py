@@ -1,0 +1,593 @@
+"""The Services tab and a source's detail screen.
+
+The tab is a table with one row per source (configured, detected agent logs,
+subscriptions, imported files), sorted by the month's spend; ``/`` filters it by
+name and Enter opens the source: its daily chart, the services it brought in by
+model or SKU, the counts of its last refresh, its problems and its last error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.events import Resize
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from qoins_tui.analysis import Month
+from qoins_tui.money import format_money, format_percent, format_tokens
+from qoins_tui.store import ServiceLine
+from qoins_tui.summary import MonthSummary, SourceRow
+from qoins_tui.widgets import DailyChart, QoinsHeader, format_when, money, sparkline
+
+WIDE_COLUMNS = 120
+PREVIEW_ROWS = 30
+"""From this height on a wide screen, the highlighted source shows below the table."""
+STATUS_STYLE = {"ok": "success", "stale": "warning", "failed": "error"}
+"""The theme colour of each status; ``never`` is dimmed."""
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    right: bool = False
+
+
+NARROW = (
+    Column("source", "Source", 0),
+    Column("provider", "Provider", 9),
+    Column("status", "Status", 6),
+    Column("refreshed", "Updated", 7),
+    Column("spent", "Spent", 9, right=True),
+    Column("budget", "Budget", 8, right=True),
+    Column("used", "Used", 4, right=True),
+    Column("trend", "30 days", 7),
+)
+WIDE = (
+    Column("source", "Source", 0),
+    Column("kind", "Kind", 18),
+    Column("provider", "Provider", 16),
+    Column("status", "Status", 6),
+    Column("refreshed", "Refreshed", 12),
+    Column("spent", "This month", 12, right=True),
+    Column("budget", "Budget", 10, right=True),
+    Column("used", "Used", 5, right=True),
+    Column("trend", "Last 30 days", 30),
+)
+PADDING = 1
+"""Cells of padding on each side of a column."""
+
+
+class OpenSource(Message):
+    """The user chose a source on the Services tab."""
+
+    def __init__(self, row: SourceRow) -> None:
+        super().__init__()
+        self.row = row
+
+
+class DetailsLoaded(Message, bubble=False):
+    """The services a source brought in during ``month``, read in a worker."""
+
+    def __init__(self, source: str, month: Month, lines: list[ServiceLine]) -> None:
+        super().__init__()
+        self.source = source
+        self.month = month
+        self.lines = lines
+
+
+def show_source_chart(chart: DailyChart, row: SourceRow, summary: MonthSummary) -> None:
+    """A source's last 30 days, with a line at the even pace of its own budget."""
+    days = [day for day, _ in summary.daily]
+    pace = row.budget / summary.month.days if row.budget else None
+    chart.show(list(zip(days, row.daily, strict=True)), pace, summary.currency)
+
+
+def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Content:
+    """Two lines: the source, its kind and providers; its status and the month."""
+    cur = summary.currency
+    status_style = f"${STATUS_STYLE[row.status]}" if row.status in STATUS_STYLE else ""
+    providers = ", ".join(row.providers) or "no provider yet"
+    when = (
+        f"refreshed {format_when(row.last_refresh, summary.today, zone)}"
+        if row.last_refresh
+        else "not refreshed yet"
+    )
+    parts: list[Content | str | tuple[str, str]] = [
+        (row.label, "bold $secondary"),
+        (f"  {row.title} · {providers}", "$text-muted"),
+        "\n",
+        (row.status, f"bold {status_style}".strip()),
+        f" · {when} · this month ",
+        money(row.spent, cur, "bold"),
+    ]
+    if row.budget is not None:
+        parts.extend(
+            [" of ", money(row.budget, cur), f" ({format_percent(row.percent)})"]
+        )
+    if row.plan_value:
+        parts.extend(
+            [" · ", money(row.plan_value, cur), (" paid by plan", "$text-muted")]
+        )
+    return Content.assemble(*parts)
+
+
+def counts_content(row: SourceRow) -> Content:
+    """The last refresh's counts in two columns, the worrying ones in warning colour."""
+    if row.last_refresh is None:
+        return Content.styled("Not refreshed yet; press r.", "$text-muted")
+    c = row.counts
+    pairs = [
+        ("read", c.read),
+        ("counted", c.counted),
+        ("new", c.new),
+        ("changed", c.changed),
+        ("duplicate", c.duplicate),
+        ("malformed", c.malformed),
+        ("skipped", c.skipped),
+        ("unpriced", c.unpriced),
+    ]
+    half = len(pairs) // 2
+    lines = [
+        Content.assemble(
+            (left.ljust(10), "$text-muted"),
+            f"{left_value:>9,}    ",
+            (right.ljust(10), "$text-muted"),
+            (
+                f"{right_value:>9,}",
+                "$warning" if right_value and right != "duplicate" else "",
+            ),
+        )
+        for (left, left_value), (right, right_value) in zip(
+            pairs[:half], pairs[half:], strict=True
+        )
+    ]
+    return Content("\n").join(lines)
+
+
+def notes_content(row: SourceRow) -> Content:
+    """Files the last refresh could not read, then the lines it skipped."""
+    counts = row.counts
+    parts = [Content.styled(f"✖ {problem}", "$error") for problem in counts.problems]
+    parts.extend(Content.styled(f"• {note}", "$text-muted") for note in counts.notes)
+    if not parts:
+        parts = [Content.styled("None in the last refresh.", "$text-muted")]
+    return Content("\n").join(parts)
+
+
+class SourcePreview(Vertical):
+    """The highlighted source on wide, tall screens: its status, last refresh,
+    problems and daily chart, without opening it."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="preview-row"):
+            yield Static(id="preview-title", classes="box", markup=False)
+            yield Static(id="preview-counts", classes="box", markup=False)
+            yield Static(id="preview-notes", classes="box", markup=False)
+        with Vertical(id="preview-chart-box", classes="box"):
+            yield DailyChart(id="preview-chart")
+
+    def show(self, row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> None:
+        title = self.query_one("#preview-title", Static)
+        title.border_title = "Selected source"
+        content = title_content(row, summary, zone)
+        if row.error:
+            content = Content.assemble(
+                content, "\n\n", Content.styled(row.error, "$error")
+            )
+        title.update(content)
+        counts = self.query_one("#preview-counts", Static)
+        when = (
+            format_when(row.last_refresh, summary.today, zone)
+            if row.last_refresh
+            else ""
+        )
+        counts.border_title = f"Last refresh {when}".strip()
+        counts.update(counts_content(row))
+        notes = self.query_one("#preview-notes", Static)
+        notes.border_title = "Problems and notes"
+        notes.update(notes_content(row))
+        chart_box = self.query_one("#preview-chart-box")
+        chart_box.border_title = f"{row.label}, daily spend over the last 30 days"
+        show_source_chart(self.query_one(DailyChart), row, summary)
+
+
+class ServicesView(Vertical):
+    """The Services tab's content; the app hands it each new summary."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            key_display="esc",
+            tooltip="Clear the filter and show every source",
+        )
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.summary: MonthSummary | None = None
+        self.zone: dt.tzinfo = dt.UTC
+        self.filter_text = ""
+        self._columns: Sequence[Column] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Filter sources by name", id="filter")
+        yield DataTable(id="sources-table", cursor_type="row", cell_padding=PADDING)
+        yield Static(id="services-empty", markup=False)
+        yield SourcePreview(id="source-preview")
+        yield Static(id="services-total", markup=False)
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._fill())
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#sources-table", DataTable)
+
+    @property
+    def visible_rows(self) -> list[SourceRow]:
+        """The rows the table shows: the month's sources matching the filter."""
+        if self.summary is None:
+            return []
+        wanted = self.filter_text.casefold()
+        return [r for r in self.summary.sources if wanted in r.label.casefold()]
+
+    def show(self, summary: MonthSummary, zone: dt.tzinfo) -> None:
+        self.summary = summary
+        self.zone = zone
+        self._fill()
+
+    def start_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one("#filter", Input).focus()
+        self.app.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            return self.has_class("-filtering")
+        return True
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).value = ""
+        self.filter_text = ""
+        self.remove_class("-filtering")
+        self.table.focus()
+        self.app.refresh_bindings()
+        self._fill()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._fill()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    @on(DataTable.RowSelected, "#sources-table")
+    def _row_chosen(self, event: DataTable.RowSelected) -> None:
+        chosen = next(
+            (r for r in self.visible_rows if r.name == event.row_key.value), None
+        )
+        if chosen is not None:
+            self.post_message(OpenSource(chosen))
+
+    @on(DataTable.RowHighlighted, "#sources-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._preview(event.row_key.value)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(
+            event.size.width >= WIDE_COLUMNS and event.size.height >= PREVIEW_ROWS,
+            "-preview",
+        )
+        if self.summary is not None:
+            self._fill()
+
+    def _preview(self, source: str | None) -> None:
+        row = next((r for r in self.visible_rows if r.name == source), None)
+        if row is not None and self.summary is not None:
+            self.query_one(SourcePreview).show(row, self.summary, self.zone)
+
+    def _fill(self) -> None:
+        if self.summary is None or not self.is_mounted:
+            return
+        table = self.table
+        wide = self.size.width >= WIDE_COLUMNS
+        columns = self._layout(WIDE if wide else NARROW)
+        selected = self._selected_key()
+        table.clear(columns=True)
+        self._columns = columns
+        for column in columns:
+            table.add_column(
+                Text(column.label, justify="right" if column.right else "left"),
+                width=column.width,
+                key=column.key,
+            )
+        rows = self.visible_rows
+        for row in rows:
+            table.add_row(*self._cells(row, columns), key=row.name)
+        if selected is not None and any(r.name == selected for r in rows):
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self._preview(self._selected_key())
+        self._show_empty(rows)
+        self._show_total()
+
+    def _layout(self, columns: Sequence[Column]) -> list[Column]:
+        """The columns with the source's column taking the width the others leave."""
+        fixed = sum(c.width + 2 * PADDING for c in columns if c.key != "source")
+        room = self.size.width - fixed - 2 * PADDING - 1
+        names = [len(r.label) for r in self.summary.sources] if self.summary else []
+        source_width = max(10, min(room, max(names, default=10)))
+        return [
+            Column(c.key, c.label, source_width, c.right) if c.key == "source" else c
+            for c in columns
+        ]
+
+    def _selected_key(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except LookupError:
+            return None
+        return key.value
+
+    def _cells(self, row: SourceRow, columns: Sequence[Column]) -> list[Text]:
+        assert self.summary is not None
+        colours = self.app.theme_variables
+        failed = row.status == "failed"
+        base = Style(color=colours["error"]) if failed else Style()
+        status_colour = STATUS_STYLE.get(row.status)
+        cur = self.summary.currency
+        used_style = Style()
+        if row.percent is not None and row.percent >= 100:
+            used_style = Style(color=colours["error"])
+        elif row.percent is not None and row.percent >= 75:
+            used_style = Style(color=colours["warning"])
+        spent = format_money(row.spent, cur)
+        values = {
+            "source": (row.label + (" (detected)" if row.detected else ""), base),
+            "kind": (row.title, base),
+            "provider": (", ".join(row.providers) or "—", base),
+            "status": (
+                row.status,
+                Style(color=colours[status_colour])
+                if status_colour
+                else Style(dim=True),
+            ),
+            "refreshed": (
+                format_when(
+                    row.last_refresh,
+                    self.summary.today,
+                    self.zone,
+                    short=not any(c.key == "kind" for c in columns),
+                )
+                if row.last_refresh
+                else "never",
+                base,
+            ),
+            "spent": (
+                spent,
+                Style(color=colours["error"]) if row.spent < 0 or failed else Style(),
+            ),
+            "budget": (
+                format_money(row.budget, cur) if row.budget is not None else "—",
+                base,
+            ),
+            "used": (format_percent(row.percent), used_style + base),
+            "trend": ("", Style(color=colours["secondary"])),
+        }
+        cells = []
+        for column in columns:
+            text, style = values[column.key]
+            if column.key == "trend":
+                text = sparkline(row.daily, column.width)
+            cells.append(
+                Text(
+                    text,
+                    style=style,
+                    justify="right" if column.right else "left",
+                    overflow="ellipsis",
+                    no_wrap=True,
+                )
+            )
+        return cells
+
+    def _show_empty(self, rows: list[SourceRow]) -> None:
+        empty = self.query_one("#services-empty", Static)
+        self.set_class(not rows, "-empty")
+        if rows:
+            empty.update("")
+        elif self.filter_text:
+            empty.update(
+                f"No source matches “{self.filter_text}”. Escape clears the filter."
+            )
+        else:
+            empty.update(
+                "No sources yet. Add one under services: in config.yml, or bring in "
+                "a cost export with qoins import FILE."
+            )
+
+    def _show_total(self) -> None:
+        assert self.summary is not None
+        rows = self.visible_rows
+        failed = sum(1 for r in rows if r.status == "failed")
+        total = sum((r.spent for r in rows), Decimal(0))
+        label = "source" if len(rows) == 1 else "sources"
+        shown = (
+            f"{len(rows)} of {len(self.summary.sources)} {label}"
+            if self.filter_text
+            else f"{len(rows)} {label}"
+        )
+        parts: list[Content | str | tuple[str, str]] = [shown]
+        if failed:
+            parts.append((f" · {failed} failed", "$error"))
+        parts.extend([" · ", money(total, self.summary.currency), " this month"])
+        if rows:
+            parts.append(("  ·  enter opens a source", "$text-muted"))
+        self.query_one("#services-total", Static).update(Content.assemble(*parts))
+
+
+class SourceScreen(Screen[None]):
+    """One source in full for the month on view; escape goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            key_display="esc",
+            tooltip="Back to the Services tab",
+        )
+    ]
+
+    def __init__(self, row: SourceRow, summary: MonthSummary, zone: dt.tzinfo):
+        super().__init__()
+        self.row = row
+        self.summary = summary
+        self.zone = zone
+        self.lines: list[ServiceLine] | None = None
+
+    @property
+    def source(self) -> str:
+        return self.row.name
+
+    def compose(self) -> ComposeResult:
+        yield QoinsHeader()
+        with VerticalScroll(id="source-body"):
+            yield Static(id="source-title", markup=False)
+            with Horizontal(id="source-top"):
+                with Vertical(id="source-chart-box", classes="box"):
+                    yield DailyChart(id="source-chart")
+                with Vertical(id="source-services-box", classes="box"):
+                    yield DataTable(
+                        id="source-services", cursor_type="row", cell_padding=PADDING
+                    )
+            with Horizontal(id="source-bottom"):
+                yield Static(id="source-counts", classes="box", markup=False)
+                yield Static(id="source-notes", classes="box", markup=False)
+            yield Static(id="source-error", classes="box", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._fill_lines())
+        self.show(self.row, self.summary)
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width >= WIDE_COLUMNS, "-wide")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def show(self, row: SourceRow, summary: MonthSummary) -> None:
+        """Draw the source for ``summary``'s month; its services arrive separately."""
+        self.row = row
+        self.summary = summary
+        self.lines = None
+        self._show_title()
+        chart_box = self.query_one("#source-chart-box")
+        chart_box.border_title = "Daily spend, last 30 days"
+        show_source_chart(self.query_one(DailyChart), row, summary)
+        self.query_one(
+            "#source-services-box"
+        ).border_title = f"What it brought in, {summary.month.label}"
+        self._fill_lines()
+        self._show_counts()
+        self._show_notes()
+        self._show_error()
+
+    def on_details_loaded(self, message: DetailsLoaded) -> None:
+        if message.source == self.source and message.month == self.summary.month:
+            self.lines = message.lines
+            self._fill_lines()
+
+    def _show_title(self) -> None:
+        self.query_one("#source-title", Static).update(
+            title_content(self.row, self.summary, self.zone)
+        )
+
+    def _fill_lines(self) -> None:
+        table = self.query_one("#source-services", DataTable)
+        table.clear(columns=True)
+        table.add_column("Service", key="service")
+        table.add_column("Model or SKU", key="detail")
+        table.add_column(Text("Charges", justify="right"), key="charges")
+        table.add_column(Text("Amount", justify="right"), key="amount")
+        if self.lines is None:
+            table.add_row(Text("Reading the store…", style="dim"), "", "", "")
+            return
+        if not self.lines:
+            table.add_row(
+                Text(f"Nothing in {self.summary.month.label}.", style="dim"), "", "", ""
+            )
+            return
+        for line in self.lines:
+            table.add_row(
+                Text(line.service or line.provider or "—", no_wrap=True),
+                Text(line.detail or "—", no_wrap=True),
+                Text(f"{line.charges:,}", justify="right"),
+                self._amount(line),
+            )
+
+    def _amount(self, line: ServiceLine) -> Text:
+        colours = self.app.theme_variables
+        cur = self.summary.currency
+        if line.amount is None:
+            tokens = f" · {format_tokens(line.tokens)} tokens" if line.tokens else ""
+            return Text(
+                f"unpriced{tokens}",
+                style=Style(color=colours["warning"]),
+                justify="right",
+            )
+        text = Text(
+            format_money(line.amount, cur),
+            style=Style(color=colours["error"]) if line.amount < 0 else Style(),
+            justify="right",
+        )
+        if line.has_unpriced:
+            text.append(" + unpriced", style=Style(color=colours["warning"]))
+        if line.plan:
+            text.append(" plan", style=Style(dim=True))
+        return text
+
+    def _show_counts(self) -> None:
+        box = self.query_one("#source-counts", Static)
+        row = self.row
+        when = (
+            format_when(row.last_refresh, self.summary.today, self.zone)
+            if row.last_refresh
+            else ""
+        )
+        box.border_title = f"Last refresh {when}".strip()
+        box.update(counts_content(row))
+
+    def _show_notes(self) -> None:
+        box = self.query_one("#source-notes", Static)
+        box.border_title = "Problems and notes"
+        box.update(notes_content(self.row))
+
+    def _show_error(self) -> None:
+        box = self.query_one("#source-error", Static)
+        box.border_title = "Last error"
+        error = self.row.error
+        repeats_problems = error == "; ".join(self.row.counts.problems)
+        self.set_class(error is None or repeats_problems, "-no-error")
+        box.update(Content.styled(error or "", "$error"))
