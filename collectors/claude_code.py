@@ -15,19 +15,10 @@ or empty) and the line with the most tokens wins across all files. Its
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from collectors.base import BulkCollector, BulkSpec
-from collectors.logfiles import (
-    existing_dirs,
-    find_files,
-    git_repository,
-    largest_line_bound,
-    malformed_json_lines,
-    sql_columns,
-)
+from collectors.logfiles import AgentLogCollector, malformed_json_lines, sql_columns
 
 _COLUMNS = sql_columns(
     {
@@ -129,59 +120,16 @@ def default_project_dirs(environ: Mapping[str, str] | None = None) -> list[Path]
     return [home / ".claude" / "projects", xdg / "claude" / "projects"]
 
 
-class ClaudeCodeCollector(BulkCollector):
+class ClaudeCodeCollector(AgentLogCollector):
     type = "claude_code"
     title = "Claude Code logs"
-    settings_keys = frozenset({"paths", "billing"})
+    select = _SELECT
+    provider = "anthropic"
+    provider_name = "Anthropic"
 
     @classmethod
-    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
-        return check_log_settings(settings)
-
-    @classmethod
-    def detect(cls) -> bool:
-        return bool(existing_dirs(default_project_dirs()))
-
-    def roots(self) -> list[Path]:
-        paths = self.context.settings.get("paths")
-        if paths:
-            return [Path(p).expanduser() for p in paths]
+    def default_roots(cls) -> list[Path]:
         return default_project_dirs()
-
-    def files(self) -> list[Path]:
-        return find_files(existing_dirs(self.roots()), "*.jsonl")
-
-    def spec(self, files: list[Path]) -> BulkSpec:
-        return BulkSpec(
-            target="usage",
-            select=_SELECT,
-            params={
-                "files": [str(path) for path in files],
-                "max_object_size": largest_line_bound(files),
-            },
-            provider="anthropic",
-            provider_name="Anthropic",
-        )
 
     def malformed_lines(self, path: Path) -> list[int]:
         return malformed_json_lines(path, required_key="type")
-
-    def repositories(self, origins: Iterable[str]) -> dict[str, str | None]:
-        return {origin: git_repository(origin) for origin in origins}
-
-
-def check_log_settings(settings: Mapping[str, Any]) -> tuple[str, str] | None:
-    """The settings every agent-log source shares: ``paths`` and ``billing``."""
-    billing = settings.get("billing", "api")
-    if billing not in ("api", "plan"):
-        return (
-            "billing",
-            f"{billing!r} is not a billing mode; use api (you pay per token) or "
-            "plan (a flat plan pays for it).",
-        )
-    paths = settings.get("paths")
-    if paths is not None and (
-        not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)
-    ):
-        return ("paths", "must be a list of folders.")
-    return None

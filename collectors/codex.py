@@ -44,18 +44,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-from collectors.base import BulkCollector, BulkSpec
-from collectors.claude_code import check_log_settings
-from collectors.logfiles import (
-    existing_dirs,
-    find_files,
-    git_repository,
-    largest_line_bound,
-    malformed_json_lines,
-    sql_columns,
-)
+from collectors.logfiles import AgentLogCollector, malformed_json_lines, sql_columns
 
 SESSION_DIRS = ("sessions", "archived_sessions")
 
@@ -260,46 +250,24 @@ def default_session_dirs(environ: Mapping[str, str] | None = None) -> list[Path]
     return session_dirs(codex_homes(environ))
 
 
-class CodexCollector(BulkCollector):
+class CodexCollector(AgentLogCollector):
     type = "codex"
     title = "Codex CLI logs"
-    settings_keys = frozenset({"paths", "billing"})
+    select = _SELECT
+    provider = "openai"
+    provider_name = "OpenAI"
+    ordered = True
 
     @classmethod
-    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
-        return check_log_settings(settings)
-
-    @classmethod
-    def detect(cls) -> bool:
-        return bool(existing_dirs(default_session_dirs()))
-
-    def roots(self) -> list[Path]:
-        paths = self.context.settings.get("paths")
-        if paths:
-            return session_dirs(Path(p).expanduser() for p in paths)
+    def default_roots(cls) -> list[Path]:
         return default_session_dirs()
 
-    def files(self) -> list[Path]:
-        return find_files(existing_dirs(self.roots()), "*.jsonl")
-
-    def spec(self, files: list[Path]) -> BulkSpec:
-        return BulkSpec(
-            target="usage",
-            select=_SELECT,
-            params={
-                "files": [str(path) for path in files],
-                "max_object_size": largest_line_bound(files),
-            },
-            provider="openai",
-            provider_name="OpenAI",
-            ordered=True,
-        )
+    @classmethod
+    def roots_from(cls, paths: Iterable[Path]) -> list[Path]:
+        return session_dirs(paths)
 
     def malformed_lines(self, path: Path) -> list[int]:
         # Rollouts older than the typed lines have objects without "type" (the
         # opening id line, state records); only a line that is no JSON object at
         # all is malformed, as in the SELECT.
         return malformed_json_lines(path)
-
-    def repositories(self, origins: Iterable[str]) -> dict[str, str | None]:
-        return {origin: git_repository(origin) for origin in origins}

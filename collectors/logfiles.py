@@ -8,6 +8,9 @@ import os
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, ClassVar
+
+from collectors.base import BulkCollector, BulkSpec
 
 
 def existing_dirs(dirs: Iterable[Path]) -> list[Path]:
@@ -122,3 +125,74 @@ def _remote_name(marker: Path) -> str | None:
     url = parser.get(section, "url").rstrip("/")
     name = url.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return name.removesuffix(".git") or None
+
+
+def check_log_settings(settings: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The settings every agent-log source shares: ``paths`` and ``billing``."""
+    billing = settings.get("billing", "api")
+    if billing not in ("api", "plan"):
+        return (
+            "billing",
+            f"{billing!r} is not a billing mode; use api (you pay per token) or "
+            "plan (a flat plan pays for it).",
+        )
+    paths = settings.get("paths")
+    if paths is not None and (
+        not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)
+    ):
+        return ("paths", "must be a list of folders.")
+    return None
+
+
+class AgentLogCollector(BulkCollector):
+    """A coding agent's JSONL logs: found in default folders or ``paths``, read in
+    DuckDB by ``select``, working folders resolved to git repositories."""
+
+    settings_keys = frozenset({"paths", "billing"})
+    select: ClassVar[str]
+    provider: ClassVar[str]
+    provider_name: ClassVar[str]
+    ordered: ClassVar[bool] = False
+
+    @classmethod
+    def default_roots(cls) -> list[Path]:
+        """The folders the agent writes to on this machine."""
+        raise NotImplementedError
+
+    @classmethod
+    def roots_from(cls, paths: Iterable[Path]) -> list[Path]:
+        """The folders to read for the ``paths`` of a config entry."""
+        return list(paths)
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
+        return check_log_settings(settings)
+
+    @classmethod
+    def detect(cls) -> bool:
+        return bool(existing_dirs(cls.default_roots()))
+
+    def roots(self) -> list[Path]:
+        paths = self.context.settings.get("paths")
+        if paths:
+            return self.roots_from(Path(p).expanduser() for p in paths)
+        return self.default_roots()
+
+    def files(self) -> list[Path]:
+        return find_files(existing_dirs(self.roots()), "*.jsonl")
+
+    def spec(self, files: list[Path]) -> BulkSpec:
+        return BulkSpec(
+            target="usage",
+            select=self.select,
+            params={
+                "files": [str(path) for path in files],
+                "max_object_size": largest_line_bound(files),
+            },
+            provider=self.provider,
+            provider_name=self.provider_name,
+            ordered=self.ordered,
+        )
+
+    def repositories(self, origins: Iterable[str]) -> dict[str, str | None]:
+        return {origin: git_repository(origin) for origin in origins}
