@@ -21,6 +21,13 @@ from zoneinfo import ZoneInfo
 CostBasis = Literal["billed", "estimated", "unpriced"]
 
 
+class CollectorError(Exception):
+    """A source that cannot be read as configured; its message says what to fix.
+
+    The refresh core records it as that source's failure; the others still run.
+    """
+
+
 @dataclass(frozen=True)
 class Charge:
     """One amount a provider bills, in the charge table's vocabulary (DESIGN.md)."""
@@ -158,6 +165,11 @@ class RecordCollector(Collector):
 
 
 class BulkCollector(Collector):
+    dedupe_by_content: ClassVar[bool] = False
+    """True for exports whose files may arrive twice (imported once, found again in
+    a folder, saved under a new name): a file whose exact content already counts is
+    not read again."""
+
     def files(self) -> list[Path]:
         """Every file this source reads now; the store skips the unchanged ones."""
         raise NotImplementedError

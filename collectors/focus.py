@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from collectors.base import BulkCollector, BulkSpec
+from collectors.base import BulkCollector, BulkSpec, CollectorError
 
 REQUIRED = ("BilledCost", "BillingCurrency", "ChargePeriodStart", "ServiceName")
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
@@ -236,6 +236,7 @@ def group_files(files: Iterable[Path]) -> dict[str, list[str]]:
 class FocusCollector(BulkCollector):
     type = "focus"
     title = "FOCUS export"
+    dedupe_by_content = True
     settings_keys = frozenset({"paths"})
 
     @classmethod
@@ -255,12 +256,18 @@ class FocusCollector(BulkCollector):
         if paths is not None:
             return [Path(p) for p in paths]
         found: dict[str, Path] = {}
-        for pattern in self.context.settings.get("paths", []):
+        patterns = self.context.settings.get("paths", [])
+        for pattern in patterns:
             expanded = str(Path(pattern).expanduser())
             for name in sorted(glob.glob(expanded, recursive=True)):
                 path = Path(name)
                 if path.is_file():
                     found.setdefault(str(path.resolve()), path.resolve())
+        if not found:
+            raise CollectorError(
+                f"no file matches paths ({', '.join(patterns)}); check the patterns, "
+                "or remove the entry until the first export arrives."
+            )
         return sorted(found.values())
 
     def check_file(self, path: Path) -> str | None:

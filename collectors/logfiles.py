@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from collectors.base import BulkCollector, BulkSpec
+from collectors.base import BulkCollector, BulkSpec, CollectorError
 
 
 def existing_dirs(dirs: Iterable[Path]) -> list[Path]:
@@ -170,12 +170,23 @@ class AgentLogCollector(BulkCollector):
 
     @classmethod
     def detect(cls) -> bool:
-        return bool(existing_dirs(cls.default_roots()))
+        """True when a default folder holds at least one log (an empty one does
+        not count: the agent may be installed but never used)."""
+        return any(
+            next(root.rglob("*.jsonl"), None) is not None
+            for root in existing_dirs(cls.default_roots())
+        )
 
     def roots(self) -> list[Path]:
         paths = self.context.settings.get("paths")
         if paths:
-            return self.roots_from(Path(p).expanduser() for p in paths)
+            roots = self.roots_from(Path(p).expanduser() for p in paths)
+            if not existing_dirs(roots):
+                shown = ", ".join(str(root) for root in roots)
+                raise CollectorError(
+                    f"none of the folders in paths exists ({shown}); check paths."
+                )
+            return roots
         return self.default_roots()
 
     def files(self) -> list[Path]:

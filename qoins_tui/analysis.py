@@ -25,9 +25,14 @@ class Month:
     @classmethod
     def parse(cls, text: str) -> Month:
         match = _MONTH.match(text.strip())
-        if not match or not 1 <= int(match.group(2)) <= 12:
+        if (
+            not match
+            or not 1 <= int(match.group(2)) <= 12
+            or not 1900 <= int(match.group(1)) <= 9998
+        ):
             raise ValueError(
-                f"{text!r} is not a month; write YYYY-MM, such as 2026-12."
+                f"{text!r} is not a month between 1900-01 and 9998-12; write YYYY-MM, "
+                "such as 2026-12."
             )
         return cls(int(match.group(1)), int(match.group(2)))
 

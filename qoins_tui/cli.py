@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json",
         action="store_true",
+        dest="refresh_json",
         help="with --refresh: print a JSON summary of the refresh on stdout",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -105,13 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    if args.refresh_json and not args.refresh:
+        parser.error(
+            "--json before a command goes with --refresh; for status write "
+            "`qoins status --json`"
+        )
+    if args.refresh and args.command:
+        parser.error(f"--refresh runs on its own, not with the {args.command} command")
     try:
         if args.command == "status":
             return _status(args)
         if args.command == "import":
             return _import(args)
-        if args.json and not args.refresh:
-            parser.error("--json before a command goes with --refresh")
         if args.refresh:
             return _refresh(args)
         return _app(args)
@@ -174,11 +180,17 @@ def _refresh(args: argparse.Namespace) -> int:
 
     results = run_refresh(settings, store, progress=starting, on_result=report)
     if not results:
-        _say(
-            "qoins: no sources configured or detected. Add one under services in "
-            "config.yml, or import a cost export with `qoins import FILE`."
+        from qoins_tui.discovery import findings
+
+        looked = "; ".join(
+            f"{f.what}: {f.where}" for f in findings(settings, args.config)
         )
-    if args.json:
+        _say(
+            f"qoins: no sources configured or detected (looked for {looked}). Add "
+            "one under services in config.yml, or import a cost export with "
+            "`qoins import FILE`."
+        )
+    if args.refresh_json:
         sys.stdout.write(_refresh_json(results) + "\n")
     return 0 if all(r.ok for r in results) else 1
 
@@ -222,7 +234,8 @@ def _status(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"--month: {exc}") from exc
-    summary = build_summary(_store(args), settings, month, now)
+    store = Store(locations.db_path(args.db), read_only=True)
+    summary = build_summary(store, settings, month, now)
     if args.json:
         sys.stdout.write(to_json(status_object(summary)) + "\n")
     else:
@@ -237,7 +250,8 @@ def _import(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.paths:
         if not path.is_file():
-            _say(f"qoins: {path}: no such file.")
+            what = "is not a file" if path.exists() else "no such file"
+            _say(f"qoins: {path}: {what}.")
             failed += 1
             continue
         try:
@@ -259,6 +273,9 @@ def _import(args: argparse.Namespace) -> int:
         if not result.ok:
             _say(f"qoins: {name}: not imported: {result.error}")
             failed += 1
+        elif result.counts.notes:
+            for note in result.counts.notes:
+                _say(f"{note}.")
         elif result.counts.files_read == 0:
             _say(f"{name}: unchanged since its last import; nothing to do.")
         else:
@@ -281,6 +298,11 @@ def _detect_format(path: Path, store: Store) -> str:
         raise ImportFormatError(f"{path}: cannot be read ({exc}).") from exc
     if focus.looks_like_focus(columns):
         return "focus"
+    if not all(name.isprintable() for name in columns):
+        raise ImportFormatError(
+            f"{path}: is not a text file a CSV or JSON-lines export would be, nor "
+            "Parquet; nothing was imported."
+        )
     shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
     raise ImportFormatError(
         f"{path}: unknown format (columns: {shown or 'none'}). A FOCUS export has "

@@ -130,6 +130,10 @@ class Settings:
     subscriptions: tuple[Subscription, ...] = ()
     prices: tuple[PriceOverride, ...] = ()
     theme: str | None = None
+    subscriptions_declared: bool = False
+    """True when the file has a ``subscriptions`` section, even an empty one: only
+    then is that list the truth the stored subscription charges follow. A missing
+    or unreadable config never erases their history."""
     warnings: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     """Sections kept as written: notifications, projects, team, local_alternatives."""
@@ -170,7 +174,8 @@ def find_config(flag: str | None) -> Path | None:
     if flag or os.environ.get("QOINS_CONFIG"):
         wanted = locations.config_candidates(flag)[0]
         origin = "--config" if flag else "QOINS_CONFIG"
-        raise ConfigError(f"{wanted}: no such file (named by {origin}).")
+        what = "is not a regular file" if wanted.exists() else "no such file"
+        raise ConfigError(f"{wanted}: {what} (named by {origin}).")
     return None
 
 
@@ -342,6 +347,7 @@ class _Parser:
             subscriptions=subscriptions,
             prices=prices,
             theme=theme,
+            subscriptions_declared="subscriptions" in doc,
             warnings=tuple(self.warnings),
             raw=raw,
         )
@@ -485,8 +491,9 @@ class _Parser:
             if kind in PLANNED_TYPES:
                 error = (
                     f"{where}, {path}: type {kind!r} has no collector in this "
-                    "version of QOINs yet; its spend cannot be read. Remove the entry "
-                    "or import its cost export with `qoins import`."
+                    "version of QOINs yet; its spend cannot be read. Remove the entry, "
+                    "or, if the provider exports FOCUS files, list them under a "
+                    "`type: focus` entry."
                 )
             else:
                 accepted = ", ".join(sorted(COLLECTOR_TYPES))
@@ -577,6 +584,10 @@ class _Parser:
                 else None
             )
             ends = self.date(item, "ends", f"{path}.ends") if item.get("ends") else None
+            if ends is not None and ends < start:
+                raise self.fail(
+                    item, "ends", f"{path}.ends", f"{ends} is before start ({start})."
+                )
             result.append(
                 Subscription(
                     name=name,
@@ -600,11 +611,16 @@ class _Parser:
             return value.date()
         if isinstance(value, dt.date):
             return value
-        try:
-            return dt.date.fromisoformat(str(value))
-        except ValueError as exc:
+        text = str(value).strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise self.fail(
                 node, key, path, f"{value!r} is not a date; write YYYY-MM-DD."
+            )
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError as exc:
+            raise self.fail(
+                node, key, path, f"{text} is not a date of the calendar ({exc})."
             ) from exc
 
     def prices(self, node: Any, doc: Any) -> tuple[PriceOverride, ...]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collectors.claude_code import default_project_dirs
-from collectors.codex import default_session_dirs
+from collectors.claude_code import ClaudeCodeCollector, default_project_dirs
+from collectors.codex import CodexCollector, default_session_dirs
 from qoins_tui import locations
 from qoins_tui.config import Settings
 from qoins_tui.store import Store
@@ -41,15 +41,11 @@ def findings(settings: Settings, config_flag: str | None = None) -> list[Finding
             _home_relative(p) for p in locations.config_candidates(config_flag)
         )
         result.append(Finding("config", places, False))
-    for what, dirs in (
-        ("Claude Code logs", default_project_dirs()),
-        ("Codex CLI logs", default_session_dirs()),
+    for what, dirs, found in (
+        ("Claude Code logs", default_project_dirs(), ClaudeCodeCollector.detect()),
+        ("Codex CLI logs", default_session_dirs(), CodexCollector.detect()),
     ):
-        existing = [d for d in dirs if d.is_dir()]
-        shown = existing or dirs
-        result.append(
-            Finding(what, ", ".join(_home_relative(d) for d in shown), bool(existing))
-        )
+        result.append(Finding(what, ", ".join(_home_relative(d) for d in dirs), found))
     return result
 
 

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collectors import COLLECTOR_TYPES, DETECTED_TYPES
-from collectors.base import BulkCollector, RecordCollector, SourceContext
+from collectors.base import (
+    BulkCollector,
+    CollectorError,
+    RecordCollector,
+    SourceContext,
+)
 from collectors.focus import FocusCollector
 from qoins_tui.config import Settings, SourceConfig, resolved_settings
 from qoins_tui.errors import QoinsError, StoreError
@@ -70,9 +75,7 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
-def planned_sources(
-    settings: Settings, store: Store | None = None
-) -> list[SourceConfig]:
+def planned_sources(settings: Settings) -> list[SourceConfig]:
     """Configured sources in config order, detected agent logs, then subscriptions."""
     sources = [s for s in settings.sources if s.setting("enabled", True) is not False]
     configured_types = {s.type for s in settings.sources}
@@ -81,10 +84,7 @@ def planned_sources(
         known = collector.type in configured_types or collector.type in names
         if not known and collector.detect():
             sources.append(SourceConfig(collector.type, collector.type, detected=True))
-    has_history = False
-    if not settings.subscriptions and store is not None and store.path.exists():
-        has_history = SUBSCRIPTIONS in store.sources_with_charges()
-    if (settings.subscriptions or has_history) and SUBSCRIPTIONS not in names:
+    if settings.subscriptions_declared and SUBSCRIPTIONS not in names:
         sources.append(SourceConfig(SUBSCRIPTIONS, SUBSCRIPTIONS))
     return sources
 
@@ -104,7 +104,7 @@ def run_refresh(
     """
     now = now or dt.datetime.now(dt.UTC)
     store.schema_version()
-    sources = planned_sources(settings, store)
+    sources = planned_sources(settings)
     if only:
         sources = [s for s in sources if s.name in only]
     prices = PriceBook(settings.prices)
@@ -151,9 +151,11 @@ def refresh_source(
         raise
     except QoinsError as exc:
         error = exc.message
+    except CollectorError as exc:
+        error = str(exc)
     except Exception as exc:  # a collector's bug must not stop the other sources
-        logger.exception("source %s failed", source.name)
-        error = f"unexpected {type(exc).__name__}: {exc}"
+        logger.debug("source %s failed", source.name, exc_info=True)
+        error = f"unexpected {type(exc).__name__}: {exc} (run with -v for details)"
     result = SourceResult(
         source=source.name,
         title=title,

@@ -123,6 +123,7 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             read_at TIMESTAMPTZ,
             lines BIGINT,
             malformed BIGINT,
+            content_hash VARCHAR,
             UNIQUE (source, path)
         )""",
         "CREATE SEQUENCE file_ids START 1",
@@ -251,43 +252,66 @@ class _BulkFileError(Exception):
 class Store:
     """The DuckDB file; every method opens, works and closes."""
 
-    def __init__(self, path: Path, *, wait_s: float = 15.0) -> None:
+    def __init__(
+        self, path: Path, *, wait_s: float = 15.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
         self.wait_s = wait_s
+        self.read_only = read_only
+        """Only read: for commands that must work on a store they cannot write."""
 
     # -- connections -----------------------------------------------------------------
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work; Ctrl-C inside a query stays Ctrl-C."""
         con = self._open()
         try:
             yield con
+        except duckdb.InterruptException as exc:
+            raise KeyboardInterrupt from exc
         finally:
             con.close()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        if self.read_only and not self.path.is_file():
             raise StoreError(
-                f"Cannot create the folder for the store {self.path}: {exc.strerror}. "
-                "Choose another file with --db or QOINS_DB."
-            ) from exc
+                f"There is no store at {self.path} yet: run `qoins --refresh` or "
+                "`qoins import FILE` first, or name another with --db or QOINS_DB."
+            )
+        if not self.read_only and not self.path.exists():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot create the folder for the store {self.path}: "
+                    f"{exc.strerror}. Choose another file with --db or QOINS_DB."
+                ) from exc
+            logger.info("creating a new store at %s", self.path)
         deadline = time.monotonic() + self.wait_s
         delay = 0.05
+        warned = False
         while True:
             try:
-                con = duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path), read_only=self.read_only)
                 break
             except duckdb.IOException as exc:
                 text = str(exc)
                 if "lock" not in text.lower():
                     raise StoreError(
-                        f"Cannot open the store {self.path}: {text}"
+                        f"Cannot open the store {self.path}: {_short_error(exc)}"
                     ) from exc
+                match = _LOCK_HOLDER.search(text)
+                holder = match.group(1) if match else "another process"
+                if not warned:
+                    logger.warning(
+                        "the store %s is locked by %s; waiting up to %g s",
+                        self.path,
+                        holder,
+                        self.wait_s,
+                    )
+                    warned = True
                 if time.monotonic() + delay > deadline:
-                    match = _LOCK_HOLDER.search(text)
-                    holder = match.group(1) if match else "another process"
                     raise StoreBusyError(
                         f"The store {self.path} is locked by {holder}; waited "
                         f"{self.wait_s:g} s. Let that refresh finish and try again."
@@ -296,8 +320,8 @@ class Store:
                 delay = min(delay * 2, 1.0)
             except duckdb.Error as exc:
                 raise StoreError(
-                    f"Cannot open the store {self.path}: {exc}. If the file is not a "
-                    "QOINs store, choose another with --db or QOINS_DB."
+                    f"Cannot open the store {self.path}: {_short_error(exc)}. If the "
+                    "file is not a QOINs store, choose another with --db or QOINS_DB."
                 ) from exc
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -321,6 +345,11 @@ class Store:
             raise StoreError(
                 f"The store {self.path} was written by a newer QOINs (schema "
                 f"{version}, this one knows {SCHEMA_VERSION}). Upgrade QOINs."
+            )
+        if self.read_only and version < SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} needs an upgrade this command cannot write: "
+                "run `qoins --refresh` once."
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             con.execute("BEGIN")
@@ -446,13 +475,17 @@ class Store:
                 readable.append(path)
             else:
                 counts.problems.append(f"{path}: {problem}")
+        hashes: dict[str, str] = {}
+        if collector.dedupe_by_content and readable:
+            hashes = {str(path): _content_hash(path) for path in readable}
+            readable = self._skip_copies(source, readable, hashes, counts, now)
         if not readable:
             if billing is not None:
                 self._set_billing(source, billing)
             return counts
         try:
             self._write_bulk_once(
-                source, collector, readable, counts, price, billing, now
+                source, collector, readable, counts, price, billing, now, hashes
             )
         except _BulkFileError as exc:
             if len(readable) == 1:
@@ -461,11 +494,72 @@ class Store:
             for path in readable:
                 try:
                     self._write_bulk_once(
-                        source, collector, [path], counts, price, billing, now
+                        source, collector, [path], counts, price, billing, now, hashes
                     )
                 except _BulkFileError as file_exc:
                     counts.problems.append(f"{path}: {file_exc}")
         return counts
+
+    def _skip_copies(
+        self,
+        source: str,
+        files: Sequence[Path],
+        hashes: Mapping[str, str],
+        counts: Counts,
+        now: dt.datetime,
+    ) -> list[Path]:
+        """Leave out files whose exact content another stored file already brought in.
+
+        The same export imported once and also found in a source's folder, or saved
+        again under a new name, would otherwise count twice. A left-out file is
+        remembered (with no rows) so that it is not checked again until it changes.
+        """
+        with self.connect() as con:
+            owners = {
+                row[0]: (row[1], row[2])
+                for row in con.execute(
+                    """SELECT f.content_hash, f.source, f.path FROM files f
+                       WHERE f.content_hash IN (SELECT unnest($hashes::VARCHAR[]))
+                         AND NOT (f.source = $source
+                                  AND f.path IN (SELECT unnest($paths::VARCHAR[])))
+                         AND EXISTS (SELECT 1 FROM charges c
+                                     WHERE c.source = f.source
+                                       AND c.file_id = f.file_id)""",
+                    {
+                        "hashes": list(hashes.values()),
+                        "source": source,
+                        "paths": [str(p) for p in files],
+                    },
+                ).fetchall()
+            }
+        keep: list[Path] = []
+        copies: list[Path] = []
+        for path in files:
+            digest = hashes[str(path)]
+            owner = owners.get(digest)
+            if owner is None:
+                owners[digest] = (source, str(path))
+                keep.append(path)
+                continue
+            copies.append(path)
+            where = "" if owner[0] == source else f" (source {owner[0]})"
+            counts.notes.append(
+                f"{path}: the same content as {owner[1]}{where}, which already "
+                "counts; not read again"
+            )
+        if copies:
+            states = {str(path): _file_state(path) for path in copies}
+            with self.connect() as con:
+                con.execute("BEGIN")
+                ids = self._register_files(con, source, states, hashes, now)
+                con.execute(
+                    "DELETE FROM charges WHERE source = ? AND file_id IN "
+                    "(SELECT unnest(?::BIGINT[]))",
+                    [source, list(ids.values())],
+                )
+                con.execute("COMMIT")
+            counts.files_skipped += len(copies)
+        return keep
 
     def _write_bulk_once(
         self,
@@ -476,6 +570,7 @@ class Store:
         price: PriceLookup | None,
         billing: str | None,
         now: dt.datetime,
+        hashes: Mapping[str, str],
     ) -> None:
         spec = collector.spec(list(files))
         states = {str(path): _file_state(path) for path in files}
@@ -485,7 +580,7 @@ class Store:
             con.execute(f"SET preserve_insertion_order = {str(spec.ordered).lower()}")
             con.execute("BEGIN")
             try:
-                file_ids = self._register_files(con, source, states)
+                file_ids = self._register_files(con, source, states, hashes, now)
                 params = dict(spec.params)
                 if spec.target == "charges":
                     self._bulk_charges(con, source, spec, params, file_ids, attempt)
@@ -501,13 +596,10 @@ class Store:
                         price,
                         billing,
                     )
-                con.execute(
-                    """UPDATE files SET size = b.size, mtime_ns = b.mtime_ns,
-                           inode = b.inode, device = b.device, read_at = $now
-                       FROM batch_files b WHERE files.file_id = b.file_id""",
-                    {"now": now},
-                )
                 con.execute("COMMIT")
+            except duckdb.InterruptException:
+                con.execute("ROLLBACK")
+                raise
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise _BulkFileError(_short_error(exc)) from exc
@@ -532,6 +624,8 @@ class Store:
         con: duckdb.DuckDBPyConnection,
         source: str,
         states: Mapping[str, tuple[int, int, int, int]],
+        hashes: Mapping[str, str],
+        now: dt.datetime,
     ) -> dict[str, int]:
         """Give every file of the batch an id, and ``batch_files`` its new state."""
         paths = list(states)
@@ -544,12 +638,14 @@ class Store:
         )
         con.execute(
             """CREATE OR REPLACE TEMP TABLE batch_files AS
-               SELECT f.path, f.file_id, s.size, s.mtime_ns, s.inode, s.device
+               SELECT f.path, f.file_id, s.size, s.mtime_ns, s.inode, s.device,
+                      s.content_hash
                FROM (SELECT unnest($paths::VARCHAR[]) AS path,
                             unnest($sizes::BIGINT[]) AS size,
                             unnest($mtimes::BIGINT[]) AS mtime_ns,
                             unnest($inodes::UBIGINT[]) AS inode,
-                            unnest($devices::UBIGINT[]) AS device) s
+                            unnest($devices::UBIGINT[]) AS device,
+                            unnest($hashes::VARCHAR[]) AS content_hash) s
                JOIN files f ON f.source = $source AND f.path = s.path""",
             {
                 "source": source,
@@ -558,7 +654,14 @@ class Store:
                 "mtimes": [states[p][1] for p in paths],
                 "inodes": [states[p][2] for p in paths],
                 "devices": [states[p][3] for p in paths],
+                "hashes": [hashes.get(p) for p in paths],
             },
+        )
+        con.execute(
+            """UPDATE files SET size = b.size, mtime_ns = b.mtime_ns, inode = b.inode,
+                   device = b.device, content_hash = b.content_hash, read_at = $now
+               FROM batch_files b WHERE files.file_id = b.file_id""",
+            {"now": now},
         )
         return dict(con.execute("SELECT path, file_id FROM batch_files").fetchall())
 
@@ -1169,6 +1272,14 @@ def _charge_row(source: str, charge: Charge) -> list[Any]:
         json.dumps(values, default=str, sort_keys=True).encode()
     ).hexdigest()[:32]
     return [source, *(values[c] for c in CHARGE_COLUMNS), fingerprint]
+
+
+def _content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _file_state(path: Path) -> tuple[int, int, int, int]:

@@ -184,8 +184,12 @@ def build_summary(
         days_left=days,
         forecast=fc,
         previous_spent=previous_spent,
-        change_percent=analysis.change(
-            fc.projected if fc.projected is not None else spent, previous_spent
+        change_percent=(
+            None
+            if fc.basis == "future"
+            else analysis.change(
+                fc.projected if fc.projected is not None else spent, previous_spent
+            )
         ),
         services=services,
         top=_top_lines(settings, services, spent),
@@ -258,7 +262,7 @@ def _source_rows(
     daily: Mapping[str, Mapping[dt.date, Decimal]],
     chart_start: dt.date,
 ) -> list[SourceRow]:
-    planned = {s.name: s for s in planned_sources(settings, store)}
+    planned = {s.name: s for s in planned_sources(settings)}
     refreshes = store.last_refreshes()
     spent: dict[str, Decimal] = defaultdict(Decimal)
     providers: dict[str, set[str]] = defaultdict(set)
@@ -266,9 +270,11 @@ def _source_rows(
         spent[s.source] += s.spent
         if s.provider:
             providers[s.source].add(s.provider)
+    stored = set(store.sources_with_charges())
     names = list(planned)
     for name in sorted(set(refreshes) | set(spent)):
-        if name not in planned:
+        refused_import = name.startswith(IMPORT_PREFIX) and name not in stored
+        if name not in planned and not refused_import:
             names.append(name)
     rows = []
     for name in names:

@@ -546,14 +546,17 @@ def test_unchanged_files_are_not_read_again_and_appends_are(
 def test_logs_deleted_by_claude_code_stay_in_the_ledger(
     store: Store, claude_dir: Path
 ) -> None:
-    path = write_log(claude_dir, "s.jsonl", [line("m1", "r1", usage(1_000_000))])
+    old = write_log(claude_dir, "old.jsonl", [line("m1", "r1", usage(1_000_000))])
+    write_log(claude_dir, "new.jsonl", [line("m2", "r2", usage(2_000_000))])
     settings = make_settings(RATES_S)
     refresh(store, settings)
 
-    path.unlink()
-    refresh(store, settings)
+    old.unlink()
+    result = refresh(store, settings)
 
-    assert total(store) == Decimal("3.00")
+    # $3.00 from the deleted file and $6.00 from the one still there.
+    assert result.ok
+    assert total(store) == Decimal("9.00")
 
 
 def test_config_dir_list_and_projects_entries(

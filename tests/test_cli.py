@@ -688,3 +688,116 @@ def test_script_import_of_a_non_focus_csv_exits_1(tmp_path: Path, db: Path) -> N
 
     assert result.returncode == 1
     assert "BilledCost" in result.stderr
+
+
+def test_status_without_a_store_says_how_to_make_one(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--db", str(db), "status"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"There is no store at {db} yet" in err
+    assert "qoins --refresh" in err
+    assert not db.exists(), "status must not create a store"
+
+
+@pytest.mark.parametrize("month", ["0001-01", "9999-12", "2026-00"])
+def test_status_refuses_months_out_of_range(
+    db: Path, month: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--db", str(db), "status", "--month", month])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"'{month}' is not a month between 1900-01 and 9998-12" in err
+
+
+def test_json_before_status_is_refused_with_the_right_spelling(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--json", "status"])
+
+    assert exit_info.value.code == 2
+    assert "qoins status --json" in capsys.readouterr().err
+
+
+def test_import_of_a_binary_file_prints_no_raw_bytes(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+
+    code = main(["--db", str(db), "import", str(binary)])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "is not a text file" in err
+    assert "ELF" not in err
+    assert all(ch.isprintable() or ch == "\n" for ch in err)
+
+
+def test_the_same_export_imported_and_in_a_folder_counts_once(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    sample = (
+        Path(__file__).parent.parent / "qoins_tui" / "demo" / "focus_sample_1.0.csv"
+    )
+    copy = folder / "september.csv"
+    copy.write_bytes(sample.read_bytes())
+    renamed = folder / "september-again.csv"
+    renamed.write_bytes(sample.read_bytes())
+    config = write(
+        tmp_path / "config.yml",
+        f"budget:\n  timezone: UTC\nservices:\n  cloud:\n    type: focus\n"
+        f"    paths: ['{folder}/*.csv']\n",
+    )
+    assert main(["--db", str(db), "import", str(sample)]) == 0
+
+    code = main(["--config", str(config), "--db", str(db), "--refresh"])
+
+    err = capsys.readouterr().err
+    # The sample's September 2024 BilledCost sums to 20.52 (18.01 + 1.98 + 0.54).
+    store = Store(db)
+    q = MonthQuery(dt.date(2024, 9, 1), dt.date(2024, 10, 1), "UTC", "USD")
+    assert round(sum(s.spent for s in store.spend_by_service(q)), 2) == Decimal("20.52")
+    assert code == 0
+    assert "cloud: ok: 0 files read, 2 unchanged" in err
+
+
+def test_a_focus_source_whose_paths_match_nothing_fails_alone(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(
+        tmp_path / "config.yml",
+        "services:\n  cloud:\n    type: focus\n    paths: ['~/no/such/*.csv']\n"
+        + SUBSCRIPTIONS,
+    )
+
+    code = main(["--config", str(config), "--db", str(db), "--refresh"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "cloud: failed: no file matches paths (~/no/such/*.csv)" in err
+    assert "subscriptions: ok" in err
+
+
+def test_agent_log_paths_that_do_not_exist_fail_alone(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(
+        tmp_path / "config.yml",
+        f"services:\n  claude_code:\n    paths: ['{tmp_path}/gone']\n",
+    )
+
+    code = main(["--config", str(config), "--db", str(db), "--refresh"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        f"claude_code: failed: none of the folders in paths exists ({tmp_path}/gone)"
+        in err
+    )

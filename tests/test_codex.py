@@ -764,6 +764,8 @@ def test_default_session_dirs_follow_every_codex_home(
     ]
     assert not CodexCollector.detect()
     (second / "archived_sessions").mkdir(parents=True)
+    assert not CodexCollector.detect(), "an empty folder is no sign of use"
+    (second / "archived_sessions" / "rollout-x.jsonl").write_text("{}\n")
     assert CodexCollector.detect()
 
     monkeypatch.delenv("CODEX_HOME")

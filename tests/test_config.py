@@ -287,8 +287,19 @@ def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
             "    start: '2026-02-30'\n",
             4,
             "subscriptions[0].start",
-            "write YYYY-MM-DD",
+            "2026-02-30 is not a date of the calendar (day is out of range",
             id="start-quoted-impossible-date",
+        ),
+        pytest.param(
+            "subscriptions:\n"
+            "  - name: hosting\n"
+            "    amount: 5\n"
+            "    start: 2026-02-01\n"
+            "    ends: 2026-01-31\n",
+            5,
+            "subscriptions[0].ends",
+            "2026-01-31 is before start (2026-02-01)",
+            id="ends-before-start",
         ),
         pytest.param(
             "prices:\n  my-model:\n    input: 0.000003\n",

@@ -249,8 +249,20 @@ def test_a_subscription_removed_from_the_config_takes_its_charges(
 def test_removing_the_last_subscription_empties_the_source(store: Store) -> None:
     run_refresh(make_settings(TWO), store, now=NOW)
 
-    results = run_refresh(make_settings(""), store, now=NOW)
+    results = run_refresh(make_settings("subscriptions: []\n"), store, now=NOW)
 
     assert [(r.source, r.ok) for r in results] == [("subscriptions", True)]
     assert store.spend_by_service(window()) == []
     assert store.last_refreshes()["subscriptions"].status == "ok"
+
+
+def test_a_config_without_the_section_keeps_the_history(store: Store) -> None:
+    """A cron job run where no config is found must not erase what was billed."""
+    run_refresh(make_settings(TWO), store, now=NOW)
+    before = store.spend_by_service(window())
+
+    results = run_refresh(make_settings(""), store, now=NOW)
+
+    assert results == []
+    assert before
+    assert store.spend_by_service(window()) == before
