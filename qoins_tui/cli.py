@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"qoins: {exc.title}: {exc.message}")
         return 2
     except KeyboardInterrupt:
-        _say("qoins: interrupted")
+        _say(("\n" if sys.stderr.isatty() else "") + "qoins: interrupted")
         return 130
 
 

@@ -270,6 +270,11 @@ class Store:
             yield con
         except duckdb.InterruptException as exc:
             raise KeyboardInterrupt from exc
+        except RuntimeError as exc:
+            # DuckDB's Python binding reports Ctrl-C during a fetch this way.
+            if "interrupted" in str(exc).lower():
+                raise KeyboardInterrupt from exc
+            raise
         finally:
             con.close()
 
