@@ -4,7 +4,7 @@ The app paints from the store at once and never waits for a refresh: reading the
 month, refreshing the sources and reading a source's details each run in a thread
 worker that posts a message back. Every worker failure goes through one handler,
 :meth:`QoinsApp.on_worker_state_changed`, which turns it into one toast (or, for a
-store another process holds, into "store busy since HH:MM" and a retry).
+store another process holds, into "store busy (PID 1234) since HH:MM" and a retry).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -20,11 +21,13 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.content import Content
 from textual.logging import TextualHandler
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
+from textual.theme import ThemeProvider
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -35,7 +38,7 @@ from qoins_tui.config import Settings
 from qoins_tui.dashboard import DashboardView
 from qoins_tui.discovery import Finding, findings, has_user_data
 from qoins_tui.errors import QoinsError, StoreBusyError
-from qoins_tui.refresh import Progress, SourceResult, run_refresh
+from qoins_tui.refresh import Progress, SourceResult, planned_sources, run_refresh
 from qoins_tui.services import (
     DetailsLoaded,
     OpenSource,
@@ -58,6 +61,15 @@ TOAST_S = 12.0
 
 MONTH_KEYS = Binding.Group("Month")
 """[ ] and . share one place in the footer."""
+
+NOTHING_TO_REFRESH = (
+    "QOINs found no source to read: no services in config.yml and no Claude Code "
+    "or Codex logs in their usual folders. Add a line under services: in "
+    "config.yml, or bring in a cost export with qoins import FILE."
+)
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+"""DuckDB names the process that holds the store's lock: "… (PID 1234) …"."""
 
 LOAD, REFRESH, DETAILS = "load", "refresh", "details"
 _FAILURE_TITLES = {
@@ -105,6 +117,23 @@ class RefreshFinished(Message, bubble=False):
     def __init__(self, results: list[SourceResult]) -> None:
         super().__init__()
         self.results = results
+
+
+def lock_holder(error: StoreBusyError) -> str | None:
+    """``PID 1234`` when the busy store's message names the process holding it."""
+    match = _LOCK_PID.search(error.message)
+    return f"PID {match.group(1)}" if match else None
+
+
+class QoinsThemes(ThemeProvider):
+    """The palette's theme choice: QOINs' own themes, not every Textual one."""
+
+    @property
+    def commands(self) -> list[tuple[str, Callable[[], None]]]:
+        names = getattr(self.app, "qoins_themes", ())
+        return [
+            (name, partial(setattr, self.app, "theme", name)) for name in sorted(names)
+        ]
 
 
 def failure_toast(results: Sequence[SourceResult]) -> tuple[str, str] | None:
@@ -207,6 +236,7 @@ class QoinsApp(App[None]):
         self.has_data = True
         self.month = self.current_month
         self.busy_since: dt.datetime | None = None
+        self.busy_holder: str | None = None
         self.progress: Progress | None = None
         self._ticket = 0
         self._retry: Timer | None = None
@@ -214,8 +244,10 @@ class QoinsApp(App[None]):
         loaded = load_themes()
         for theme in loaded.themes:
             self.register_theme(theme)
+        self.qoins_themes = tuple(theme.name for theme in loaded.themes)
+        """The themes in ``themes/``: the only ones QOINs offers."""
         self._theme_problems = list(loaded.problems)
-        self._theme_name, problem = choose_theme(settings.theme, self.available_themes)
+        self._theme_name, problem = choose_theme(settings.theme, self.qoins_themes)
         if problem is not None:
             self._theme_problems.append(problem)
         self.dashboard = DashboardView(id="dashboard-view")
@@ -243,7 +275,8 @@ class QoinsApp(App[None]):
         self.theme = self._theme_name
         if self.config_error:
             self.notify(
-                f"{self.config_error}\nQOINs runs on its defaults until it is fixed.",
+                f"{self.config_error}\nQOINs shows the store but does not "
+                "refresh until the file is fixed.",
                 title="Configuration error",
                 severity="error",
                 timeout=TOAST_S,
@@ -299,6 +332,7 @@ class QoinsApp(App[None]):
         self.summary = message.summary
         self.has_data = message.has_data
         self.busy_since = None
+        self.busy_holder = None
         zone = self.settings.budget.zone
         if message.has_data:
             self.dashboard.show(message.summary)
@@ -346,6 +380,25 @@ class QoinsApp(App[None]):
     def action_refresh(self) -> None:
         if self.is_refreshing:
             self.notify("A refresh is already running.", title="Refresh")
+            return
+        if self.config_error:
+            # Refreshing on the defaults would rewrite what the broken file
+            # configures (a source's billing mode, for one).
+            self.notify(
+                f"{self.config_error}\nFix config.yml, then restart QOINs to refresh.",
+                title="Refresh needs a valid config",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+            return
+        if not planned_sources(self.settings):
+            self.notify(
+                NOTHING_TO_REFRESH,
+                title="Nothing to refresh",
+                timeout=TOAST_S,
+                markup=False,
+            )
             return
         self.progress = Progress(0, 0, None)
         self._update_header()
@@ -399,6 +452,7 @@ class QoinsApp(App[None]):
             self.progress = None
         if group == LOAD and isinstance(error, StoreBusyError):
             self.busy_since = self.busy_since or self.clock()
+            self.busy_holder = lock_holder(error) or self.busy_holder
             self._update_header()
             if self._retry is None:
                 self._retry = self.set_timer(BUSY_RETRY_S, self._read_again)
@@ -440,24 +494,27 @@ class QoinsApp(App[None]):
                 f"refreshing {p.done + 1}/{p.total} · {p.title or p.source}…"
             )
         if self.busy_since is not None:
+            holder = f" ({self.busy_holder})" if self.busy_holder else ""
             return Content.styled(
-                f"store busy since {self._when(self.busy_since)}", "$warning"
+                f"store busy{holder} since {self._when(self.busy_since)}", "$warning"
             )
         if self.summary is None:
             return Content.styled("reading the store…", "$text-muted")
-        rows = [r for r in self.summary.sources if not r.imported and r.last_refresh]
-        if not rows:
+        sources = self.summary.sources
+        refreshed = [r.last_refresh for r in sources if not r.imported]
+        newest = max((when for when in refreshed if when is not None), default=None)
+        if newest is None:
             return Content.styled("not refreshed yet · r refreshes", "$text-muted")
-        newest = max(r.last_refresh for r in rows if r.last_refresh is not None)
-        failed = sum(1 for r in rows if r.status == "failed")
-        refreshed = f"refreshed {self._when(newest)}"
+        # The count is the Services tab's: imported files too, though r skips them.
+        counted = f"{len(sources)} source{'s' if len(sources) != 1 else ''}"
+        failed = sum(1 for r in sources if r.status == "failed")
+        when = f"refreshed {self._when(newest)}"
         if failed:
             noun = "source" if failed == 1 else "sources"
             return Content.assemble(
-                (f"{failed} {noun} failed", "bold $error"), f" · {refreshed}"
+                (f"{failed} {noun} failed", "bold $error"), f" · {when}"
             )
-        noun = "source" if len(rows) == 1 else "sources"
-        return Content(f"{refreshed} · {len(rows)} {noun}")
+        return Content(f"{when} · {counted}")
 
     # -- months, tabs, filter, help --------------------------------------------------
 
@@ -556,8 +613,19 @@ class QoinsApp(App[None]):
 
     # -- the command palette -------------------------------------------------------
 
+    def search_themes(self) -> None:
+        """The palette's Theme command: a list of QOINs' themes to pick from."""
+        self.push_screen(
+            CommandPalette(providers=[QoinsThemes], placeholder="Search for themes…")
+        )
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" shows its own key panel; QOINs' Help lists every key.
+        yield from (
+            command
+            for command in super().get_system_commands(screen)
+            if command.title != "Keys"
+        )
         yield SystemCommand("Refresh", "Read every source again", self.action_refresh)
         yield SystemCommand(
             "Previous month", "Show the month before", self.action_previous_month
@@ -579,10 +647,9 @@ class QoinsApp(App[None]):
             partial(self.action_show_tab, "services"),
         )
         yield SystemCommand("Help", "Every key of the app", self.action_help)
-        for name in sorted(self.available_themes):
-            if name.startswith("qoins-"):
-                yield SystemCommand(
-                    f"Theme: {name}",
-                    f"Switch to the {name} theme",
-                    partial(setattr, self, "theme", name),
-                )
+        for name in sorted(self.qoins_themes):
+            yield SystemCommand(
+                f"Theme: {name}",
+                f"Switch to the {name} theme",
+                partial(setattr, self, "theme", name),
+            )

@@ -249,7 +249,8 @@ def resolve_vars(value: str, source: str, key: str) -> str:
         if found is None:
             raise MissingSecretError(
                 f"{source}: {key} uses ${{{name}}}, which is not set in the "
-                "environment. Set it, or store the value with `qoins keys set`."
+                "environment where QOINs runs (for cron, in the crontab or the "
+                "script it calls)."
             )
         return found
 

@@ -27,6 +27,8 @@ from qoins_tui.summary import MonthSummary, SourceRow, TopLine
 from qoins_tui.widgets import (
     DailyChart,
     bar,
+    chart_span,
+    clip,
     format_day,
     format_whole,
     money,
@@ -74,9 +76,19 @@ def _pad(left: Content, right: Content, width: int) -> Content:
 
 
 def _fit(content: Content, width: int) -> Content:
+    """The last resort for a line too long: panels pick a wording that fits first."""
     if content.cell_length <= width:
         return content
     return content.truncate(max(width - 1, 0)) + "…"
+
+
+def _first_fitting(width: int, *choices: Content) -> Content:
+    """The first of ``choices`` (longest wording first) that fits ``width``."""
+    return next((c for c in choices if c.cell_length <= width), choices[-1])
+
+
+def _wrapped(content: Content, width: int) -> list[Content]:
+    return list(content.wrap(max(width, 10)))
 
 
 class Panel(Widget):
@@ -124,13 +136,20 @@ class BudgetPanel(Panel):
         cur = summary.currency
         spent = money(summary.spent, cur, "bold")
         if summary.budget is None:
-            result = [
-                Content.assemble(spent, " spent"),
-                Content.styled("No monthly budget set.", "$text-muted"),
-                Content.styled(
-                    "Add budget.monthly_limit to config.yml.", "$text-muted"
-                ),
-            ]
+            hint = Content.styled(
+                "Add budget.monthly_limit to config.yml.", "$text-muted"
+            )
+            head = Content.assemble(
+                spent, " spent", (" · no monthly budget", "$text-muted")
+            )
+            if head.cell_length <= width:
+                result = [head, *_wrapped(hint, width)]
+            else:
+                result = [
+                    Content.assemble(spent, " spent"),
+                    Content.styled("No monthly budget.", "$text-muted"),
+                    *_wrapped(hint, width),
+                ]
         else:
             percent = summary.percent or Decimal(0)
             style = level_style(percent)
@@ -141,12 +160,16 @@ class BudgetPanel(Panel):
             meter = Content.assemble(
                 (filled, style), ("░" * (width - len(filled)), "$text-disabled")
             )
+            share = Content.styled(format_percent(percent) + mark, style)
             result = [
-                _pad(
-                    head, Content.styled(format_percent(percent) + mark, style), width
+                _first_fitting(
+                    width,
+                    _pad(head, share, width),
+                    _pad(head, Content.styled(format_percent(percent), style), width),
+                    head,
                 ),
                 meter,
-                self._left(summary),
+                self._left(summary, width),
             ]
         if summary.estimated:
             result.append(
@@ -158,20 +181,31 @@ class BudgetPanel(Panel):
             )
         return result
 
-    def _left(self, summary: MonthSummary) -> Content:
+    def _left(self, summary: MonthSummary, width: int) -> Content:
+        """What is left (or how far over), with the days to go in the words that
+        fit: ``$14,948.44 over budget · 29 days to go`` becomes ``… over · 29 days
+        to go`` rather than losing its end."""
         remaining = summary.remaining or Decimal(0)
         cur = summary.currency
         if remaining < 0:
-            left = Content.assemble(
-                Content.styled(format_money(-remaining, cur), "$error"),
-                (" over budget", "$error"),
-            )
+            figure = Content.styled(format_money(-remaining, cur), "$error")
+            long = Content.assemble(figure, (" over budget", "$error"))
+            short = Content.assemble(figure, (" over", "$error"))
         else:
-            left = Content.assemble(money(remaining, cur), " left")
+            long = short = Content.assemble(money(remaining, cur), " left")
         if not summary.is_current:
-            return Content.assemble(left, " at month end")
+            return _first_fitting(
+                width, Content.assemble(long, " at month end"), long, short
+            )
         days = summary.days_left
-        return Content.assemble(left, f" · {days} day{'s' if days != 1 else ''} to go")
+        to_go = f" · {days} day{'s' if days != 1 else ''} to go"
+        return _first_fitting(
+            width,
+            Content.assemble(long, to_go),
+            Content.assemble(short, to_go),
+            long,
+            short,
+        )
 
 
 class ForecastPanel(Panel):
@@ -196,11 +230,10 @@ class ForecastPanel(Panel):
         if fc.low is not None and fc.high is not None:
             low = format_whole(fc.low, cur)
             high = format_whole(fc.high, cur)
-            head = Content.assemble(head, (f" ({low}–{high})", "$text-muted"))
+            ranged = Content.assemble(head, (f" ({low}–{high})", "$text-muted"))
+            head = _first_fitting(width, ranged, head)
         result = [head, self._verdict(summary, fc.projected)]
-        allowance = self._allowance(summary, width)
-        if allowance is not None:
-            result.append(allowance)
+        result.extend(self._allowance(summary, width))
         if fc.daily_rate is not None:
             rate = format_money(fc.daily_rate, cur)
             basis = (
@@ -225,18 +258,25 @@ class ForecastPanel(Panel):
             (format_money(-gap, summary.currency), "bold $success"),
         )
 
-    def _allowance(self, summary: MonthSummary, width: int) -> Content | None:
+    def _allowance(self, summary: MonthSummary, width: int) -> list[Content]:
+        """When the budget runs out and the daily spend that keeps within it, on
+        one line in the words that fit, else on two."""
         if summary.remaining is not None and summary.remaining <= 0:
-            return Content.styled("Budget used up: the rest is over it.", "$error")
+            used_up = Content.styled("Budget used up: the rest is over it.", "$error")
+            return _wrapped(used_up, width)
         if summary.keep_under is None:
-            return None
-        keep = f"keep under {format_money(summary.keep_under, summary.currency)}/day"
+            return []
+        per_day = f"{format_money(summary.keep_under, summary.currency)}/day"
         if summary.runs_out is None:
-            return Content(keep[0].upper() + keep[1:])
-        runs_out = f"Runs out {format_day(summary.runs_out)}"
-        if len(runs_out) + 3 + len(keep) > width:
-            keep = keep.removesuffix("ay")
-        return Content.assemble((runs_out, "$warning"), f" · {keep}")
+            return [Content(f"Keep under {per_day}")]
+        runs_out = Content.styled(
+            f"Runs out {format_day(summary.runs_out)}", "$warning"
+        )
+        for keep in (f"keep under {per_day}", f"keep ≤ {per_day}"):
+            line = Content.assemble(runs_out, f" · {keep}")
+            if line.cell_length <= width:
+                return [line]
+        return [runs_out, Content(f"Keep under {per_day}")]
 
     def _past(self, summary: MonthSummary) -> list[Content]:
         cur = summary.currency
@@ -266,14 +306,11 @@ class TrendPanel(Panel):
         result = [change_text(summary)]
         if summary.previous_spent is None:
             return result
-        result.append(
-            Content.assemble(
-                f"{prev_name} ",
-                money(summary.previous_spent, cur),
-                f" · {this_name} so far ",
-                money(summary.spent, cur),
-            )
-        )
+        this_total = f"{this_name} so far " if summary.is_current else f"{this_name} "
+        before = Content.assemble(f"{prev_name} ", money(summary.previous_spent, cur))
+        now = Content.assemble(this_total, money(summary.spent, cur))
+        both = Content.assemble(before, " · ", now)
+        result.extend([both] if both.cell_length <= width else [before, now])
         previous_rate = summary.previous_spent / previous.days
         result.append(
             Content.assemble(
@@ -281,11 +318,14 @@ class TrendPanel(Panel):
             )
         )
         rate = summary.forecast.daily_rate
-        if (
-            summary.is_current
-            and rate is not None
-            and summary.forecast.basis == "month"
-        ):
+        if not summary.is_current:
+            this_rate = summary.spent / summary.month.days
+            result.append(
+                Content.assemble(
+                    f"{this_name} averaged ", money(this_rate, cur), "/day"
+                )
+            )
+        elif rate is not None and summary.forecast.basis == "month":
             result.append(
                 Content.assemble(f"{this_name} so far ", money(rate, cur), "/day")
             )
@@ -311,10 +351,30 @@ class TopServices(Panel):
         estimated = {s.source for s in summary.services if s.estimated}
         shown = top if len(top) <= room else top[: room - 1]
         peak = max((line.spent for line in top), default=Decimal(0))
-        name_width = min(max(len(line.label) for line in shown), 18)
+        amounts = [
+            self._amount(line, summary, line.label in estimated) for line in shown
+        ]
+        budgets = [self._of_budget(line, summary) for line in shown]
+        amount_width = max(len(a) for a in amounts)
+        # name, amount, a bar of at least 4, the share and the widest "of $budget"
+        others = 1 + amount_width + 1 + 4 + 1 + 4 + max(b.cell_length for b in budgets)
+        name_width = min(max(len(line.label) for line in shown), max(width - others, 8))
+        bar_width = max(4, min(width - others + 4 - name_width, 40))
         result = [
-            self._line(line, summary, peak, name_width, width, line.label in estimated)
-            for line in shown
+            Content.assemble(
+                clip(line.label, name_width).ljust(name_width),
+                " ",
+                (amount.rjust(amount_width), "$error" if line.spent < 0 else ""),
+                " ",
+                (
+                    bar(float(line.spent / peak) if peak > 0 else 0.0, bar_width),
+                    "$secondary",
+                ),
+                " ",
+                format_percent(line.share).rjust(4),
+                of_budget,
+            )
+            for line, amount, of_budget in zip(shown, amounts, budgets, strict=True)
         ]
         if len(shown) < len(top):
             rest = top[len(shown) :]
@@ -327,39 +387,19 @@ class TopServices(Panel):
             )
         return result
 
-    def _line(
-        self,
-        line: TopLine,
-        summary: MonthSummary,
-        peak: Decimal,
-        name_width: int,
-        width: int,
-        is_estimated: bool,
-    ) -> Content:
-        cur = summary.currency
-        name = line.label[:name_width].ljust(name_width)
-        amount = format_money(line.spent, cur)
-        amount = ("≈" if is_estimated else "") + amount
-        share = format_percent(line.share).rjust(4)
-        of_budget = Content("")
-        if line.budget is not None:
-            used = line.spent / line.budget * 100 if line.budget else None
-            of_budget = Content.styled(
-                f"  of {format_money(line.budget, cur)}", level_style(used)
-            )
-        fixed = name_width + 1 + 11 + 1 + 1 + len(share) + 13
-        bar_width = max(4, min(width - fixed, 40))
-        fraction = float(line.spent / peak) if peak > 0 else 0.0
-        amount_style = "$error" if line.spent < 0 else ""
-        return Content.assemble(
-            name,
-            " ",
-            (amount.rjust(11), amount_style),
-            " ",
-            (bar(fraction, bar_width), "$secondary"),
-            " ",
-            share,
-            of_budget,
+    @staticmethod
+    def _amount(line: TopLine, summary: MonthSummary, is_estimated: bool) -> str:
+        return ("≈" if is_estimated else "") + format_money(
+            line.spent, summary.currency
+        )
+
+    @staticmethod
+    def _of_budget(line: TopLine, summary: MonthSummary) -> Content:
+        if line.budget is None:
+            return Content("")
+        used = line.spent / line.budget * 100 if line.budget else None
+        return Content.styled(
+            f"  of {format_money(line.budget, summary.currency)}", level_style(used)
         )
 
 
@@ -384,10 +424,20 @@ class SourcesPanel(Panel):
     def lines(self, summary: MonthSummary, width: int, room: int) -> list[Content]:
         if not summary.sources:
             return [Content.styled("No sources yet.", "$text-muted")]
-        name_width = min(max(len(row.label) for row in summary.sources), 22)
         rows = summary.sources
         shown = rows if len(rows) <= room else rows[: room - 1]
-        result = [self._line(row, summary, name_width, width) for row in shown]
+        notes = [self._note(row, summary) for row in shown]
+        amounts = [format_money(row.spent, summary.currency) for row in shown]
+        note_width = max(note.cell_length for note in notes)
+        amount_width = max(len(amount) for amount in amounts)
+        # glyph, name, amount, a sparkline of at least 8 and the widest note
+        others = 2 + 1 + amount_width + 2 + 8 + 2 + note_width
+        name_width = min(max(len(row.label) for row in shown), max(width - others, 12))
+        spark_width = max(0, min(30, width - others + 8 - name_width))
+        result = [
+            self._line(row, summary, name_width, amount_width, spark_width, note)
+            for row, note in zip(shown, notes, strict=True)
+        ]
         if len(shown) < len(rows):
             result.append(
                 Content.styled(
@@ -397,32 +447,40 @@ class SourcesPanel(Panel):
             )
         return result
 
-    def _line(
-        self, row: SourceRow, summary: MonthSummary, name_width: int, width: int
-    ) -> Content:
-        glyph, style = _STATUS.get(row.status, ("?", ""))
-        spark_width = max(0, min(30, width - name_width - 2 - 1 - 11 - 2 - 16))
-        name_style = "$error" if row.status == "failed" else ""
-        spent_style = "$error" if row.status == "failed" or row.spent < 0 else ""
+    @staticmethod
+    def _note(row: SourceRow, summary: MonthSummary) -> Content:
         if row.status != "ok":
-            note = Content.styled(row.status, style)
-        elif row.plan_value and not row.spent:
-            note = Content.styled(
+            return Content.styled(row.status, _STATUS.get(row.status, ("?", ""))[1])
+        if row.plan_value and not row.spent:
+            return Content.styled(
                 f"{format_money(row.plan_value, summary.currency)} paid by plan",
                 "$text-muted",
             )
-        elif row.percent is not None:
-            note = Content.styled(
+        if row.percent is not None:
+            return Content.styled(
                 f"{format_percent(row.percent)} of budget", level_style(row.percent)
             )
-        else:
-            note = Content("")
+        return Content("")
+
+    @staticmethod
+    def _line(
+        row: SourceRow,
+        summary: MonthSummary,
+        name_width: int,
+        amount_width: int,
+        spark_width: int,
+        note: Content,
+    ) -> Content:
+        glyph, style = _STATUS.get(row.status, ("?", ""))
+        name_style = "$error" if row.status == "failed" else ""
+        spent_style = "$error" if row.status == "failed" or row.spent < 0 else ""
+        amount = format_money(row.spent, summary.currency)
         return Content.assemble(
             (glyph, style),
             " ",
-            (row.label[:name_width].ljust(name_width), name_style),
+            (clip(row.label, name_width).ljust(name_width), name_style),
             " ",
-            (format_money(row.spent, summary.currency).rjust(11), spent_style),
+            (amount.rjust(amount_width), spent_style),
             "  ",
             (sparkline(row.daily, spark_width).ljust(spark_width), "$secondary"),
             "  ",
@@ -448,12 +506,22 @@ class ServiceBreakdown(Panel):
             return [Content.styled("No spend this month.", "$text-muted")]
         ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = ranked if len(ranked) <= room else ranked[: room - 1]
+        figures = [
+            Content.assemble(
+                "≈" if key in estimated else "", money(amount, summary.currency)
+            )
+            for key, amount in shown
+        ]
+        name_room = width - max(f.cell_length for f in figures) - 2
         result = []
-        for (provider, service), amount in shown:
-            mark = "≈" if (provider, service) in estimated else ""
-            figure = Content.assemble(mark, money(amount, summary.currency))
-            name = Content.assemble(service or "—", (f"  {provider}", "$text-muted"))
-            result.append(_pad(_fit(name, width - 13), figure, width))
+        for ((provider, service), _amount), figure in zip(shown, figures, strict=True):
+            # The provider is the first to go; then the service loses its end.
+            name = _first_fitting(
+                name_room,
+                Content.assemble(service or "—", (f"  {provider}", "$text-muted")),
+                Content(clip(service or "—", name_room)),
+            )
+            result.append(_pad(name, figure, width))
         if len(shown) < len(ranked):
             rest = ranked[len(shown) :]
             total = sum((amount for _, amount in rest), Decimal(0))
@@ -569,15 +637,11 @@ class DailyPanel(Vertical):
         yield DailyChart(id="daily-chart")
 
     def show(self, summary: MonthSummary) -> None:
-        last = summary.daily[-1][0] if summary.daily else summary.today
-        self.border_title = (
-            "Daily spend, last 30 days"
-            if summary.is_current
-            else f"Daily spend, 30 days to {format_day(last)}"
-        )
+        span, name = chart_span(summary)
+        self.border_title = f"Daily spend, {name}"
         self.border_subtitle = change_text(summary).markup
         pace = summary.budget / summary.month.days if summary.budget else None
-        self.query_one(DailyChart).show(summary.daily, pace, summary.currency)
+        self.query_one(DailyChart).show(summary.daily[span], pace, summary.currency)
 
 
 class WelcomePanel(VerticalScroll):
@@ -621,9 +685,12 @@ class WelcomePanel(VerticalScroll):
         parts.extend(
             [
                 ("\nThree ways to add a source\n", "bold $secondary"),
-                "  1. An API key: ",
-                ("qoins keys set NAME", "bold $accent"),
-                ("  (API sources come in a later version)\n", "$text-muted"),
+                "  1. Coding-agent logs, which QOINs reads from their usual folders:",
+                "\n     Claude Code in ",
+                ("~/.claude/projects", "bold $accent"),
+                ", Codex in ",
+                ("~/.codex", "bold $accent"),
+                "\n",
                 "  2. A line in ",
                 ("config.yml", "bold $accent"),
                 ", such as ",

@@ -30,7 +30,15 @@ from qoins_tui.analysis import Month
 from qoins_tui.money import format_money, format_percent, format_tokens
 from qoins_tui.store import ServiceLine
 from qoins_tui.summary import MonthSummary, SourceRow
-from qoins_tui.widgets import DailyChart, QoinsHeader, format_when, money, sparkline
+from qoins_tui.widgets import (
+    DailyChart,
+    QoinsHeader,
+    chart_span,
+    clip,
+    format_when,
+    money,
+    sparkline,
+)
 
 WIDE_COLUMNS = 120
 PREVIEW_ROWS = 30
@@ -44,32 +52,40 @@ class Column:
     key: str
     label: str
     width: int
+    """Cells for the column's values; 0 for the columns sized by what they hold."""
     right: bool = False
+    least: int | None = None
+    """How narrow the column may get to leave the source's name whole; None: fixed.
+    0 lets the column go altogether."""
 
 
 NARROW = (
     Column("source", "Source", 0),
-    Column("provider", "Provider", 9),
+    Column("provider", "Provider", 9, least=5),
     Column("status", "Status", 6),
     Column("refreshed", "Updated", 7),
-    Column("spent", "Spent", 9, right=True),
-    Column("budget", "Budget", 8, right=True),
+    Column("spent", "Spent", 0, right=True),
+    Column("budget", "Budget", 0, right=True),
     Column("used", "Used", 4, right=True),
-    Column("trend", "30 days", 7),
+    Column("trend", "30 days", 7, least=0),
 )
 WIDE = (
     Column("source", "Source", 0),
-    Column("kind", "Kind", 18),
-    Column("provider", "Provider", 16),
+    Column("kind", "Kind", 18, least=12),
+    Column("provider", "Provider", 16, least=8),
     Column("status", "Status", 6),
     Column("refreshed", "Refreshed", 12),
-    Column("spent", "This month", 12, right=True),
-    Column("budget", "Budget", 10, right=True),
+    Column("spent", "This month", 0, right=True),
+    Column("budget", "Budget", 0, right=True),
     Column("used", "Used", 5, right=True),
-    Column("trend", "Last 30 days", 30),
+    Column("trend", "Last 30 days", 30, least=10),
 )
+SHRINK_ORDER = ("trend", "kind", "provider")
+"""Which columns give way first when the source's name needs the room."""
+LEAST_SOURCE = 10
 PADDING = 1
 """Cells of padding on each side of a column."""
+DETECTED = " (detected)"
 
 
 class OpenSource(Message):
@@ -90,18 +106,27 @@ class DetailsLoaded(Message, bubble=False):
         self.lines = lines
 
 
-def show_source_chart(chart: DailyChart, row: SourceRow, summary: MonthSummary) -> None:
-    """A source's last 30 days, with a line at the even pace of its own budget."""
+def source_name(row: SourceRow, detected: bool) -> str:
+    """The name the Services table shows, ``(detected)`` after a detected source's."""
+    return row.label + (DETECTED if detected and row.detected else "")
+
+
+def show_source_chart(chart: DailyChart, row: SourceRow, summary: MonthSummary) -> str:
+    """A source's days on the chart, with a line at the even pace of its own budget;
+    returns what the days are called (``last 30 days``, ``November 2026``)."""
+    span, name = chart_span(summary)
     days = [day for day, _ in summary.daily]
     pace = row.budget / summary.month.days if row.budget else None
-    chart.show(list(zip(days, row.daily, strict=True)), pace, summary.currency)
+    chart.show(list(zip(days, row.daily, strict=True))[span], pace, summary.currency)
+    return name
 
 
 def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Content:
     """Two lines: the source, its kind and providers; its status and the month."""
     cur = summary.currency
     status_style = f"${STATUS_STYLE[row.status]}" if row.status in STATUS_STYLE else ""
-    providers = ", ".join(row.providers) or "no provider yet"
+    kind = f"{row.title}, detected" if row.detected else row.title
+    about = " · ".join(part for part in (kind, ", ".join(row.providers)) if part)
     when = (
         f"refreshed {format_when(row.last_refresh, summary.today, zone)}"
         if row.last_refresh
@@ -109,7 +134,7 @@ def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Con
     )
     parts: list[Content | str | tuple[str, str]] = [
         (row.label, "bold $secondary"),
-        (f"  {row.title} · {providers}", "$text-muted"),
+        (f"  {about}", "$text-muted"),
         "\n",
         (row.status, f"bold {status_style}".strip()),
         f" · {when} · this month ",
@@ -202,8 +227,8 @@ class SourcePreview(Vertical):
         notes.border_title = "Problems and notes"
         notes.update(notes_content(row))
         chart_box = self.query_one("#preview-chart-box")
-        chart_box.border_title = f"{row.label}, daily spend over the last 30 days"
-        show_source_chart(self.query_one(DailyChart), row, summary)
+        span = show_source_chart(self.query_one(DailyChart), row, summary)
+        chart_box.border_title = f"{row.label}, daily spend, {span}"
 
 
 class ServicesView(Vertical):
@@ -310,7 +335,8 @@ class ServicesView(Vertical):
             return
         table = self.table
         wide = self.size.width >= WIDE_COLUMNS
-        columns = self._layout(WIDE if wide else NARROW)
+        rows = self.visible_rows
+        columns, detected = self._layout(WIDE if wide else NARROW, rows)
         selected = self._selected_key()
         table.clear(columns=True)
         self._columns = columns
@@ -320,25 +346,68 @@ class ServicesView(Vertical):
                 width=column.width,
                 key=column.key,
             )
-        rows = self.visible_rows
         for row in rows:
-            table.add_row(*self._cells(row, columns), key=row.name)
+            table.add_row(*self._cells(row, columns, detected), key=row.name)
         if selected is not None and any(r.name == selected for r in rows):
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._preview(self._selected_key())
         self._show_empty(rows)
         self._show_total()
 
-    def _layout(self, columns: Sequence[Column]) -> list[Column]:
-        """The columns with the source's column taking the width the others leave."""
-        fixed = sum(c.width + 2 * PADDING for c in columns if c.key != "source")
-        room = self.size.width - fixed - 2 * PADDING - 1
-        names = [len(r.label) for r in self.summary.sources] if self.summary else []
-        source_width = max(10, min(room, max(names, default=10)))
+    def _layout(
+        self, columns: Sequence[Column], rows: Sequence[SourceRow]
+    ) -> tuple[list[Column], bool]:
+        """The columns' widths, and whether "(detected)" follows a detected name.
+
+        Amounts get the width of the largest one, never less. The source's name
+        comes next: the trend, the kind and the provider shrink (the trend may go)
+        before the name is cut, and "(detected)" goes before the name does.
+        """
+        assert self.summary is not None
+        cur = self.summary.currency
+        widths = {c.key: c.width for c in columns}
+        figures = {
+            "spent": [format_money(r.spent, cur) for r in rows],
+            "budget": [format_money(r.budget, cur) for r in rows if r.budget],
+            "used": [format_percent(r.percent) for r in rows],
+        }
+        for column in columns:
+            if column.key in figures:
+                longest = max(map(len, figures[column.key]), default=0)
+                widths[column.key] = max(widths[column.key], len(column.label), longest)
+        room = self.size.width - self._scrollbar(rows)
+
+        def names(detected: bool) -> int:
+            longest = max((len(source_name(r, detected)) for r in rows), default=0)
+            return max(LEAST_SOURCE, longest)
+
+        def over() -> int:
+            return sum(w + 2 * PADDING for w in widths.values() if w > 0) - room
+
+        widths["source"] = names(True)
+        by_key = {c.key: c for c in columns}
+        for key in SHRINK_ORDER:
+            least = by_key[key].least if key in by_key else None
+            if least is not None and over() > 0:
+                widths[key] = max(least, widths[key] - over())
+                if least == 0 and widths[key] < 4:
+                    widths[key] = 0
+        detected = True
+        if over() > 0 and any(r.detected for r in rows):
+            detected = False
+            widths["source"] = names(False)
+        widths["source"] = max(LEAST_SOURCE, widths["source"] - max(over(), 0))
+        kept = [c for c in columns if widths[c.key] > 0]
         return [
-            Column(c.key, c.label, source_width, c.right) if c.key == "source" else c
-            for c in columns
-        ]
+            Column(c.key, c.label, widths[c.key], c.right, c.least) for c in kept
+        ], detected
+
+    def _scrollbar(self, rows: Sequence[SourceRow]) -> int:
+        """The cells the table's scroll bar takes when its rows will not all fit."""
+        room = self.size.height - 2 - (3 if self.has_class("-filtering") else 0)
+        if self.has_class("-preview"):
+            room //= 2
+        return self.table.styles.scrollbar_size_vertical if len(rows) > room else 0
 
     def _selected_key(self) -> str | None:
         table = self.table
@@ -350,7 +419,9 @@ class ServicesView(Vertical):
             return None
         return key.value
 
-    def _cells(self, row: SourceRow, columns: Sequence[Column]) -> list[Text]:
+    def _cells(
+        self, row: SourceRow, columns: Sequence[Column], detected: bool
+    ) -> list[Text]:
         assert self.summary is not None
         colours = self.app.theme_variables
         failed = row.status == "failed"
@@ -364,7 +435,7 @@ class ServicesView(Vertical):
             used_style = Style(color=colours["warning"])
         spent = format_money(row.spent, cur)
         values = {
-            "source": (row.label + (" (detected)" if row.detected else ""), base),
+            "source": (source_name(row, detected), base),
             "kind": (row.title, base),
             "provider": (", ".join(row.providers) or "—", base),
             "status": (
@@ -493,6 +564,8 @@ class SourceScreen(Screen[None]):
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width >= WIDE_COLUMNS, "-wide")
+        # The services table sizes its columns to its box, known after this layout.
+        self.call_after_refresh(self._fill_lines)
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -503,9 +576,8 @@ class SourceScreen(Screen[None]):
         self.summary = summary
         self.lines = None
         self._show_title()
-        chart_box = self.query_one("#source-chart-box")
-        chart_box.border_title = "Daily spend, last 30 days"
-        show_source_chart(self.query_one(DailyChart), row, summary)
+        span = show_source_chart(self.query_one(DailyChart), row, summary)
+        self.query_one("#source-chart-box").border_title = f"Daily spend, {span}"
         self.query_one(
             "#source-services-box"
         ).border_title = f"What it brought in, {summary.month.label}"
@@ -525,27 +597,79 @@ class SourceScreen(Screen[None]):
         )
 
     def _fill_lines(self) -> None:
+        """The services table: names cut to the room left once the charges and
+        the amounts have theirs, so an amount is always whole and in view."""
         table = self.query_one("#source-services", DataTable)
         table.clear(columns=True)
-        table.add_column("Service", key="service")
-        table.add_column("Model or SKU", key="detail")
-        table.add_column(Text("Charges", justify="right"), key="charges")
-        table.add_column(Text("Amount", justify="right"), key="amount")
+        lines = self.lines or []
         if self.lines is None:
-            table.add_row(Text("Reading the store…", style="dim"), "", "", "")
+            message = "Reading the store…"
+        elif not lines:
+            message = f"Nothing in {self.summary.month.label}."
+        else:
+            message = ""
+        names = [_service_name(line) for line in lines]
+        details = [_detail_name(line) for line in lines]
+        two_names = any(details)
+        amounts = [self._amount(line) for line in lines]
+        charges = [f"{line.charges:,}" for line in lines]
+        charges_width = max([len("Charges"), *map(len, charges)])
+        amount_width = max([len("Amount"), *(a.cell_len for a in amounts)])
+        name_room = (
+            self._lines_width(len(lines))
+            - charges_width
+            - amount_width
+            - 2 * PADDING * (4 if two_names else 3)
+        )
+        widths = _share(
+            name_room,
+            [
+                max([len(message), len("Service"), *map(len, names)]),
+                *(
+                    [max([len("Model or SKU"), *map(len, details)])]
+                    if two_names
+                    else []
+                ),
+            ],
+        )
+        # Agent logs name the service after the model: one column, called that.
+        models = not two_names and any(line.detail for line in lines)
+        table.add_column(
+            "Model" if models else "Service", key="service", width=widths[0]
+        )
+        if two_names:
+            table.add_column("Model or SKU", key="detail", width=widths[1])
+        table.add_column(
+            Text("Charges", justify="right"), key="charges", width=charges_width
+        )
+        table.add_column(
+            Text("Amount", justify="right"), key="amount", width=amount_width
+        )
+        if message:
+            blanks = [""] * (len(table.columns) - 1)
+            table.add_row(Text(clip(message, widths[0]), style="dim"), *blanks)
             return
-        if not self.lines:
-            table.add_row(
-                Text(f"Nothing in {self.summary.month.label}.", style="dim"), "", "", ""
-            )
-            return
-        for line in self.lines:
-            table.add_row(
-                Text(line.service or line.provider or "—", no_wrap=True),
-                Text(line.detail or "—", no_wrap=True),
-                Text(f"{line.charges:,}", justify="right"),
-                self._amount(line),
-            )
+        for line, name, detail, count, amount in zip(
+            lines, names, details, charges, amounts, strict=True
+        ):
+            cells = [Text(clip(name, widths[0]), no_wrap=True)]
+            if two_names:
+                # Blank where the model repeats the service, a dash where there is none.
+                shown = detail or ("" if line.detail else "—")
+                cells.append(Text(clip(shown, widths[1]), no_wrap=True))
+            cells.extend([Text(count, justify="right"), amount])
+            table.add_row(*cells)
+
+    def _lines_width(self, rows: int) -> int:
+        """The cells the services table may fill: its box, less a scroll bar when
+        the rows will not all fit (the box grows to 14 rows when narrow)."""
+        box = self.query_one("#source-services-box")
+        table = self.query_one("#source-services", DataTable)
+        width = box.content_region.width or self.size.width - 4
+        height = box.content_region.height if self.has_class("-wide") else 12
+        if rows + 1 > height:
+            width -= table.styles.scrollbar_size_vertical
+        return width
 
     def _amount(self, line: ServiceLine) -> Text:
         colours = self.app.theme_variables
@@ -591,3 +715,37 @@ class SourceScreen(Screen[None]):
         repeats_problems = error == "; ".join(self.row.counts.problems)
         self.set_class(error is None or repeats_problems, "-no-error")
         box.update(Content.styled(error or "", "$error"))
+
+
+def _service_name(line: ServiceLine) -> str:
+    return line.service or line.provider or "—"
+
+
+def _detail_name(line: ServiceLine) -> str:
+    """The model or SKU; blank where it only repeats the service, as agent logs do
+    (their service is the model)."""
+    if line.detail and line.detail.casefold() == _service_name(line).casefold():
+        return ""
+    return line.detail
+
+
+def _share(room: int, wanted: Sequence[int]) -> list[int]:
+    """Split ``room`` cells between columns that want ``wanted`` cells each.
+
+    Each gets what it wants when all fit, the last one taking what is left over;
+    otherwise a column wanting less than an even share keeps it and the others
+    split the rest evenly, none below four cells.
+    """
+    if not wanted:
+        return []
+    if sum(wanted) <= room:
+        return [*wanted[:-1], room - sum(wanted[:-1])]
+    widths = list(wanted)
+    order = sorted(range(len(wanted)), key=lambda i: wanted[i])
+    left, count = room, len(wanted)
+    for i in order:
+        fair = left // count
+        widths[i] = max(4, min(wanted[i], fair))
+        left -= widths[i]
+        count -= 1
+    return widths

@@ -3,8 +3,8 @@
 Each file holds the fields of a Textual :class:`~textual.theme.Theme` (name, primary,
 secondary, accent, warning, error, success, background, surface, panel, dark,
 variables). A file that cannot be used is skipped with a reason the app shows; a
-configured ``theme`` that names no known theme falls back to :data:`DEFAULT_THEME`.
-Textual's own themes stay untouched: these are added beside them.
+configured ``theme`` that names none of them falls back to :data:`DEFAULT_THEME`.
+Textual's own themes stay registered and untouched, but the app offers only these.
 """
 
 from __future__ import annotations
@@ -106,14 +106,18 @@ def parse_theme(text: str) -> Theme:
 def choose_theme(
     wanted: str | None, available: Iterable[str]
 ) -> tuple[str, str | None]:
-    """The theme to use and, when ``wanted`` cannot be, a sentence saying why."""
-    names = set(available)
+    """The theme to use out of ``available`` and, when ``wanted`` is not one of
+    them, a sentence saying why and naming the ones there are."""
+    names = sorted(set(available))
     default = DEFAULT_THEME if DEFAULT_THEME in names else FALLBACK_THEME
     if wanted is None or wanted in names:
         return (wanted or default), None
-    known = ", ".join(sorted(n for n in names if n.startswith("qoins-")))
+    choice = (
+        f"Set theme: in config.yml to one of {', '.join(names)}."
+        if names
+        else f"No theme files were found in {themes_dir()}."
+    )
     return default, (
         f"The config names theme {wanted!r}, which QOINs does not know; it uses "
-        f"{default} instead. Set theme: in config.yml to one of {known} or a "
-        "Textual theme (ctrl+p, Theme, lists them all)."
+        f"{default} instead. {choice}"
     )

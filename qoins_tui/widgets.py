@@ -27,6 +27,7 @@ from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from qoins_tui.money import format_money
+from qoins_tui.summary import MonthSummary
 
 BLOCKS = " ▏▎▍▌▋▊▉█"
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -62,6 +63,37 @@ def format_when(
         return f"{local:%H:%M}"
     day = format_day(local.date())
     return day if short else f"{day} {local:%H:%M}"
+
+
+def clip(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, its end replaced by ``…`` when cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + "…" if width > 0 else ""
+
+
+def chart_span(summary: MonthSummary) -> tuple[slice, str]:
+    """Which of the summary's chart days to draw, and what they are called.
+
+    While the month runs, the chart shows the last 30 days. For a past month it
+    shows that month's own days only, named by the month, or by their dates when
+    the 30 days the summary holds do not reach back to the month's first day.
+    """
+    days = [day for day, _ in summary.daily]
+    if summary.is_current or not days:
+        return slice(None), "last 30 days"
+    month = summary.month
+    inside = [
+        i for i, day in enumerate(days) if month.first_day <= day <= month.last_day
+    ]
+    if not inside:
+        return slice(None), f"30 days to {format_day(days[-1])}"
+    first, last = days[inside[0]], days[inside[-1]]
+    if first == month.first_day and last == month.last_day:
+        name = month.label
+    else:
+        name = f"{format_day(first)}–{last.day}"
+    return slice(inside[0], inside[-1] + 1), name
 
 
 def bar(fraction: float, width: int) -> str:
@@ -196,6 +228,11 @@ class DailyChart(PlotextPlot):
         self.refresh(layout=True)
         self._draw()
 
+    @property
+    def days(self) -> list[tuple[dt.date, Decimal]]:
+        """The days on the chart, oldest first, with each day's spend."""
+        return list(self._days)
+
     def get_content_width(self, container: Size, viewport: Size) -> int:
         label = max(
             (len(text) for text in self._y_ticks(container.height)[1]), default=0
@@ -209,8 +246,11 @@ class DailyChart(PlotextPlot):
 
     @property
     def _top(self) -> float:
+        """The largest day or the pace; one currency unit when there is neither, so
+        an empty chart's axis reads $0 to $1 rather than repeating $0.01."""
         values = [float(amount) for _, amount in self._days]
-        return max([*values, float(self._pace or 0), 0.01])
+        top = max([*values, float(self._pace or 0)])
+        return top if top > 0 else 1.0
 
     @property
     def _low(self) -> float:
@@ -227,12 +267,17 @@ class DailyChart(PlotextPlot):
         colours = self.app.theme_variables
         values = [float(amount) for _, amount in self._days]
         xs = list(range(1, len(values) + 1))
-        plt.bar(xs, values, color=_rgb(colours["primary"]), marker="hd", width=0.5)
+        y_ticks = self._y_ticks(self.size.height)
+        label = max((len(text) for text in y_ticks[1]), default=0)
+        x_low, x_high, bar_width = bar_layout(self.size.width - label, len(values))
+        plt.bar(
+            xs, values, color=_rgb(colours["primary"]), marker="hd", width=bar_width
+        )
         if self._pace is not None and self._pace > 0:
             plt.horizontal_line(float(self._pace), color=_rgb(colours["warning"]))
-        plt.xlim(0.5, len(values) + 0.5)
+        plt.xlim(x_low, x_high)
         plt.ylim(self._low, self._top * 1.05)
-        plt.yticks(*self._y_ticks(self.size.height))
+        plt.yticks(*y_ticks)
         plt.xticks(*self._x_ticks())
         self.refresh()
 
@@ -259,6 +304,27 @@ class DailyChart(PlotextPlot):
             for t in ticks
         ]
         return ticks, labels
+
+
+def bar_layout(canvas: int, days: int) -> tuple[float, float, float]:
+    """(x from, x to, bar width) that put every day's bar on the same cells.
+
+    plotext draws bars on a grid of half cells and maps ``x`` to it as
+    ``floor(0.5 + (halves - 1) * (x - x_from) / (x_to - x_from))``; limits chosen so
+    that one day is exactly ``2 * per_day`` halves wide make day ``i`` start on half
+    ``2 * per_day * (i - 1)``. Its bar then fills whole cells (all but the last cell
+    of the day, which stays empty between bars); with one cell a day it fills the
+    cell's left half, so bars never merge.
+    """
+    per_day = max(canvas // max(days, 1), 1)
+    halves = 2 * max(canvas, 1)
+    filled = 2 * per_day - 2 if per_day > 1 else 1
+    span = (halves - 1) / (2 * per_day)
+    # The bar's edges land a quarter of a half inside its first and last halves, so
+    # rounding in plotext cannot move them onto a neighbour.
+    x_from = 1 - (filled - 1) / (4 * per_day)
+    width = (filled - 0.5) / (2 * per_day)
+    return x_from, x_from + span, width
 
 
 def _nice_step(rough: float) -> float:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 from collectors.base import Charge, RecordBatch
 from qoins_tui.config import Settings
@@ -273,3 +274,85 @@ def seed_store(store: Store, *, gcp_failed: bool = False) -> None:
         )
     for record in records:
         store.record_refresh(record)
+
+
+# -- a store with long names and large amounts -----------------------------------
+
+LONG_CONFIG = """\
+budget:
+  monthly_limit: 50.00
+  currency: USD
+  timezone: UTC
+services:
+  aws_billing_export:
+    type: focus
+    paths: [/data/exports/aws/*.csv]
+"""
+"""No ``claude_code`` entry: the tests that use it call :func:`detectable_claude_logs`
+so the Claude Code logs are a detected source, shown as ``claude_code (detected)``."""
+
+RDS = "Amazon Relational Database Service"
+RDS_SKU = "USE1-Multi-AZUsage:db.r6g.2xlarge"
+EC2 = "Amazon Elastic Compute Cloud - Compute"
+EC2_SKU = "USE1-BoxUsage:m7i.48xlarge"
+PREVIEW = "claude-next-preview"
+
+
+def detectable_claude_logs() -> None:
+    """A log file in Claude Code's usual folder under ``$HOME`` (the tests' own), so
+    the app finds Claude Code without a config entry; its lines do not matter, the
+    store already holds the charges."""
+    folder = Path.home() / ".claude" / "projects" / "qoins"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "session.jsonl").touch()
+
+
+def seed_long_names(store: Store) -> None:
+    """December 2026 with long service names and five-figure amounts.
+
+    - ``aws_billing_export``: RDS $7,000.00 on Dec 3 and on Dec 4 ($14,000.00),
+      EC2 $998.45 on Dec 4. December: $14,998.45.
+    - ``claude_code``, read from agent logs, so each charge's service is its model:
+      claude-sonnet-4-5 $0.50 a day on Dec 1–23 ($11.50) and 13 charges of
+      claude-next-preview with no price, 100,000 tokens each (1.3M tokens).
+
+    December spend: 14,998.45 + 11.50 = $15,009.95 of $50.00, $14,959.95 over.
+    """
+    aws = [
+        _billed(f"rds-{d}", 12, d, "AWS", RDS, "7000.00", sku=RDS_SKU) for d in (3, 4)
+    ]
+    aws.append(_billed("ec2-4", 12, 4, "AWS", EC2, "998.45", sku=EC2_SKU))
+    claude = [
+        _agent(
+            f"sonnet-{d}",
+            12,
+            d,
+            "claude-sonnet-4-5",
+            "0.50",
+            service="claude-sonnet-4-5",
+        )
+        for d in range(1, 24)
+    ]
+    claude += [
+        _agent(f"preview-{i}", 12, 22, PREVIEW, None, service=PREVIEW, tokens=100_000)
+        for i in range(13)
+    ]
+    store.write_records("aws_billing_export", RecordBatch(aws))
+    store.write_records("claude_code", RecordBatch(claude))
+    store.record_refresh(
+        _record("aws_billing_export", "focus", REFRESHED, Counts(read=3, counted=3))
+    )
+    store.record_refresh(
+        _record("claude_code", "claude_code", REFRESHED, Counts(read=36, counted=36))
+    )
+
+
+def seed_october(store: Store) -> None:
+    """One charge in October 2026, so November has a month before it: gcp_focus
+    Cloud Run $2.00 on Oct 18."""
+    store.write_records(
+        "gcp_focus",
+        RecordBatch(
+            [_billed("run-10-18", 10, 18, "Google Cloud", "Cloud Run", "2.00")]
+        ),
+    )

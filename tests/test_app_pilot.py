@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from rich.style import Style
 from rich.text import Text
+from textual.command import CommandPalette
 from textual.content import Content
 from textual.logging import TextualHandler
 from textual.pilot import Pilot
@@ -30,7 +32,7 @@ from textual.worker import WorkerFailed
 
 import qoins_tui.app
 from qoins_tui.analysis import Month
-from qoins_tui.app import QoinsApp
+from qoins_tui.app import QoinsApp, QoinsThemes, lock_holder
 from qoins_tui.dashboard import (
     BudgetPanel,
     DailyPanel,
@@ -39,14 +41,22 @@ from qoins_tui.dashboard import (
     NotesStrip,
     Panel,
     ServiceBreakdown,
+    SourcesPanel,
     TopServices,
     TrendPanel,
     WelcomePanel,
 )
+from qoins_tui.errors import StoreBusyError
 from qoins_tui.services import SourceScreen
 from qoins_tui.store import Store
 from qoins_tui.theme import DEFAULT_THEME, choose_theme, load_themes, parse_theme
-from qoins_tui.widgets import KeysScreen, format_whole, sparkline
+from qoins_tui.widgets import (
+    DailyChart,
+    KeysScreen,
+    bar_layout,
+    format_whole,
+    sparkline,
+)
 from tests import app_data
 from tests.conftest import make_settings
 
@@ -120,7 +130,11 @@ def status_of(app: QoinsApp) -> str:
     return app.header_state.status.plain
 
 
-def row_text(table: DataTable[Any], key: str) -> list[str]:
+def drawn_key(table: DataTable[Any], index: int) -> Any:
+    return table.ordered_rows[index].key
+
+
+def row_text(table: DataTable[Any], key: Any) -> list[str]:
     return [
         cell.plain if isinstance(cell, Text) else str(cell)
         for cell in table.get_row(key)
@@ -130,6 +144,29 @@ def row_text(table: DataTable[Any], key: str) -> list[str]:
 def cell(table: DataTable[Any], row: str, column: str) -> str:
     value = table.get_cell(row, column)
     return value.plain if isinstance(value, Text) else str(value)
+
+
+def table_lines(table: DataTable[Any]) -> list[str]:
+    """The table as drawn, header first: what fits in its width, nothing more."""
+    return [table.render_line(y).text.strip() for y in range(table.size.height)]
+
+
+def panel_lines(app: QoinsApp) -> dict[str, list[str]]:
+    """Every visible dashboard panel's lines, by panel id."""
+    return {
+        panel.id or "": panel.render().plain.splitlines()
+        for panel in app.dashboard.query(Panel)
+        if panel.display and panel.parent is not None and panel.parent.display
+    }
+
+
+def long_names_app(tmp_path: Path, config: str = app_data.LONG_CONFIG) -> QoinsApp:
+    """The store of :func:`app_data.seed_long_names`; Claude Code's log folder
+    exists, so claude_code is a detected source."""
+    app_data.detectable_claude_logs()
+    store = Store(tmp_path / "qoins.duckdb")
+    app_data.seed_long_names(store)
+    return QoinsApp(make_settings(config), store, clock=app_data.frozen_clock)
 
 
 def footer_keys(app: QoinsApp) -> set[str]:
@@ -194,14 +231,19 @@ async def test_dashboard_shows_the_month_worked_out_by_hand(tmp_path: Path) -> N
 
         daily = app.dashboard.query_one(DailyPanel)
         assert daily.border_title == "Daily spend, last 30 days"
-        assert status_of(app) == "refreshed 09:12 · 5 sources"
+        # claude_code, aws_focus, gcp_focus, codex, subscriptions and the three
+        # imported files: the eight rows of the Services tab.
+        assert status_of(app) == "refreshed 09:12 · 8 sources"
 
 
 async def test_narrow_dashboard_keeps_the_essentials(tmp_path: Path) -> None:
     app = seeded_app(tmp_path)
     async with running(app, NARROW):
         assert "$95.94 of $110.00" in text_of(app, BudgetPanel)
-        assert "Runs out Dec 27 · keep under $1.76/d" in text_of(app, ForecastPanel)
+        # "Runs out Dec 27 · keep under $1.76/day" is 38 cells, the panel 36 wide.
+        assert text_of(app, ForecastPanel).splitlines()[2] == (
+            "Runs out Dec 27 · keep ≤ $1.76/day"
+        )
         top = text_of(app, TopServices).splitlines()
         assert len(top) == 4
         assert top[-1] == "+ 2 more · $12.30"  # subscriptions 10.00 + gcp 2.30
@@ -213,6 +255,88 @@ async def test_narrow_dashboard_keeps_the_essentials(tmp_path: Path) -> None:
             not app.dashboard.query_one(NotesPanel).display
             or not app.dashboard.query_one("#dash-side").display
         )
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+async def test_dashboard_words_fit_without_cutting_figures(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = long_names_app(tmp_path)
+    async with running(app, size):
+        panels = panel_lines(app)
+        cut = [line for lines in panels.values() for line in lines if "…" in line]
+        assert cut == []
+        budget = panels["budget"]
+        # 11.50 + 14,998.45 = 15,009.95 against 50.00: 14,959.95 over; Dec 24 to 31.
+        assert budget[0].startswith("$15,009.95 of $50.00")
+        if size == NARROW:
+            assert budget[2] == "$14,959.95 over · 8 days to go"
+        else:
+            assert budget[2] == "$14,959.95 over budget · 8 days to go"
+            # By service: RDS 2 × 7,000.00; its 34-letter name stays whole.
+            rds = next(line for line in panels["by-service"] if "Relational" in line)
+            assert rds.split("  ")[0] == app_data.RDS
+            assert rds.endswith("$14,000.00")
+
+
+async def test_no_budget_says_how_to_set_one_in_full(tmp_path: Path) -> None:
+    app = long_names_app(
+        tmp_path, app_data.LONG_CONFIG.replace("  monthly_limit: 50.00\n", "")
+    )
+    async with running(app, NARROW):
+        # The panel is 36 cells wide: the hint wraps instead of losing ".yml.".
+        assert text_of(app, BudgetPanel).splitlines() == [
+            "$15,009.95 spent · no monthly budget",
+            "Add budget.monthly_limit to",
+            "config.yml.",
+        ]
+
+
+async def test_wide_sources_panel_keeps_its_notes_whole(tmp_path: Path) -> None:
+    app = seeded_app(tmp_path)
+    async with running(app, WIDE):
+        sources = app.dashboard.query_one(SourcesPanel).render().plain.splitlines()
+        codex = next(line for line in sources if "codex" in line)
+        # Codex's 23 days at $0.80, paid by the plan: $18.40.
+        assert codex.rstrip().endswith("$18.40 paid by plan")
+        assert not any("…" in line for line in sources)
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+async def test_daily_bars_all_look_alike(tmp_path: Path, size: tuple[int, int]) -> None:
+    app = seeded_app(tmp_path)
+    async with running(app, size):
+        rendered = app.dashboard.query_one(DailyChart).render()
+        assert isinstance(rendered, Text)
+        chart = rendered.plain.splitlines()
+        assert not any(glyph in "".join(chart) for glyph in "▐▌▗▖▝▘")
+        # The bottom row of bars: Nov 25 to Dec 23 all had spend, Dec 24 none yet,
+        # so 29 bars of one width with gaps of one width between them.
+        bottom = next(line for line in chart if line.lstrip().startswith("$0"))
+        bars = bottom.lstrip().removeprefix("$0").rstrip()
+        runs = re.findall(r"█+", bars)
+        gaps = re.findall(r" +", bars)
+        assert len(runs) == 29
+        assert len(set(runs)) == 1 and len(set(gaps)) == 1
+        assert len(gaps[0]) == 1
+
+
+def testbar_layout_puts_every_day_on_the_same_cells() -> None:
+    """plotext maps x to half cells as floor(0.5 + (halves - 1)(x - lo)/(hi - lo));
+    with the layout's limits, day i's bar covers the same halves of its slot."""
+    for canvas in range(30, 200):
+        lo, hi, width = bar_layout(canvas, 30)
+        per_day = canvas // 30
+        halves = 2 * canvas
+
+        def half(x: float, lo: float = lo, hi: float = hi, halves: int = halves) -> int:
+            return math.floor(round(0.5 + (halves - 1) * (x - lo) / (hi - lo), 8))
+
+        filled = 2 * per_day - 2 if per_day > 1 else 1
+        for day in range(1, 31):
+            start = 2 * per_day * (day - 1)
+            assert half(day - width / 2) == start, (canvas, day)
+            assert half(day + width / 2) == start + filled - 1, (canvas, day)
 
 
 # -- months ----------------------------------------------------------------------------
@@ -247,6 +371,11 @@ async def test_month_keys_move_between_months(tmp_path: Path) -> None:
         assert "Under budget by $26.57" in forecast
         assert "averaged $2.78/day over 30 days" in forecast
 
+        trend = text_of(app, TrendPanel)
+        assert "so far" not in trend
+        daily = app.dashboard.query_one(DailyPanel)
+        assert daily.border_title == "Daily spend, November 2026"
+
         await press(pilot, "left_square_bracket")
         assert app.month == Month(2026, 10)
         await press(pilot, "right_square_bracket")
@@ -256,6 +385,54 @@ async def test_month_keys_move_between_months(tmp_path: Path) -> None:
         await press(pilot, "right_square_bracket")
         assert app.month == Month(2026, 12), "no month after the current one"
         assert "$95.94 of $110.00" in text_of(app, BudgetPanel)
+
+
+async def test_a_finished_month_gives_its_total_not_so_far(tmp_path: Path) -> None:
+    app = seeded_app(tmp_path)
+    app_data.seed_october(app.store)
+    async with running(app) as pilot:
+        await press(pilot, "left_square_bracket")
+        # October: Cloud Run $2.00. November: $83.43, over 30 days $2.781 a day.
+        assert text_of(app, TrendPanel).splitlines()[1:] == [
+            "October $2.00 · November $83.43",
+            "October averaged $0.06/day",
+            "November averaged $2.78/day",
+        ]
+
+
+async def test_a_past_source_screen_is_titled_by_what_it_shows(
+    tmp_path: Path,
+) -> None:
+    app = seeded_app(tmp_path)
+    async with running(app) as pilot:
+        await press(pilot, "2", "enter", "left_square_bracket")
+        screen = app.screen
+        assert isinstance(screen, SourceScreen)
+        box = screen.query_one("#source-chart-box")
+        # November has 30 days: the 30 days the summary holds are all of it.
+        assert box.border_title == "Daily spend, November 2026"
+        chart = screen.query_one(DailyChart)
+        assert chart.days[0][0] == dt.date(2026, 11, 1)
+        await press(pilot, "left_square_bracket")
+        # October has 31: the 30 days to Oct 31 start on Oct 2, and say so.
+        assert box.border_title == "Daily spend, Oct 2–31"
+
+
+async def test_a_source_without_providers_this_month_says_nothing_of_them(
+    tmp_path: Path,
+) -> None:
+    app = seeded_app(tmp_path)
+    async with running(app) as pilot:
+        await press(pilot, "left_square_bracket", "left_square_bracket", "2")
+        rows = [row.key.value for row in app.services.table.ordered_rows]
+        # October holds no charges: the subscriptions bill nothing from any provider.
+        await press(pilot, *["down"] * rows.index("subscriptions"), "enter")
+        screen = app.screen
+        assert isinstance(screen, SourceScreen) and screen.source == "subscriptions"
+        title = screen.query_one("#source-title", Static).content
+        assert isinstance(title, Content)
+        assert title.plain.splitlines()[0] == "subscriptions  Subscriptions"
+        assert "provider" not in title.plain
 
 
 # -- tabs, the Services table, filter, detail ------------------------------------------
@@ -310,6 +487,23 @@ async def test_services_lists_sources_by_spend(tmp_path: Path) -> None:
         assert total.plain.startswith("8 sources · $95.94 this month")
 
 
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+async def test_services_keep_names_and_money_whole(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = long_names_app(tmp_path)
+    async with running(app, size) as pilot:
+        await press(pilot, "2")
+        drawn = table_lines(app.services.table)
+        # RDS 14,000.00 + EC2 998.45; claude_code 23 × 0.50.
+        assert "$14,998.45" in drawn[1] and drawn[1].startswith("aws_billing_export")
+        assert drawn[2].startswith("claude_code (detected)") and "$11.50" in drawn[2]
+        assert not any("…" in line for line in drawn)
+        total = app.services.query_one("#services-total", Static).content
+        assert isinstance(total, Content) and total.plain.startswith("2 sources")
+        assert status_of(app) == "refreshed 09:12 · 2 sources"
+
+
 async def test_filter_narrows_the_list_and_escape_clears_it(tmp_path: Path) -> None:
     app = seeded_app(tmp_path)
     async with running(app) as pilot:
@@ -357,6 +551,47 @@ async def test_enter_opens_a_source_and_escape_goes_back(tmp_path: Path) -> None
         await press(pilot, "escape")
         assert not isinstance(app.screen, SourceScreen)
         assert app.query_one("#tabs", TabbedContent).active == "services"
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+async def test_source_detail_keeps_every_amount_in_view(
+    tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = long_names_app(tmp_path)
+    async with running(app, size) as pilot:
+        await press(pilot, "2", "enter")
+        screen = app.screen
+        assert isinstance(screen, SourceScreen)
+        assert screen.source == "aws_billing_export"
+        table = screen.query_one("#source-services", DataTable)
+        drawn = table_lines(table)
+        width = table.scrollable_content_region.width
+        # RDS: two charges of 7,000.00; EC2: one of 998.45. Amounts end the line.
+        assert drawn[1].endswith("2  $14,000.00") and drawn[2].endswith("1     $998.45")
+        assert all(len(line) <= width for line in drawn)
+        assert cell(table, drawn_key(table, 0), "service").endswith("…")
+        assert cell(table, drawn_key(table, 0), "service").startswith("Amazon Rel")
+
+        await press(pilot, "escape", "down", "enter")
+        screen = app.screen
+        assert isinstance(screen, SourceScreen) and screen.source == "claude_code"
+        table = screen.query_one("#source-services", DataTable)
+        # Agent logs: the service is the model, so it is shown once, as the model.
+        assert [str(c.label) for c in table.columns.values()] == [
+            "Model",
+            "Charges",
+            "Amount",
+        ]
+        rows = [row_text(table, drawn_key(table, i)) for i in range(table.row_count)]
+        # 23 × 0.50 = 11.50; 13 × 100,000 tokens = 1.3M.
+        assert rows == [
+            ["claude-sonnet-4-5", "23", "$11.50"],
+            [app_data.PREVIEW, "13", "unpriced · 1.3M tokens"],
+        ]
+        assert all(
+            line.rstrip().endswith(("$11.50", "tokens", "Amount"))
+            for line in table_lines(table)
+        )
 
 
 async def test_source_detail_shows_credits_and_follows_the_month(
@@ -478,6 +713,24 @@ async def test_a_failing_source_gives_one_error_toast_naming_it(
         assert cell(app.services.table, "subscriptions", "status") == "ok"
 
 
+async def test_r_with_nothing_to_refresh_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = QoinsApp(
+        make_settings(), Store(tmp_path / "qoins.duckdb"), clock=app_data.frozen_clock
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        assert [(t.title, t.severity, t.markup) for t in toasts] == [
+            ("Nothing to refresh", "information", False)
+        ]
+        assert "services: in config.yml" in toasts[0].message
+        assert "qoins import FILE" in toasts[0].message
+        assert not app.is_refreshing
+        assert status_of(app) == "not refreshed yet · r refreshes"
+
+
 # -- the store held by another process -------------------------------------------------
 
 
@@ -506,7 +759,7 @@ async def test_busy_store_keeps_the_screen_and_retries(
             assert holder.stdout is not None
             assert holder.stdout.readline().strip() == "locked"
             await press(pilot, "left_square_bracket")
-            assert status_of(app) == "store busy since 09:30"
+            assert status_of(app) == f"store busy (PID {holder.pid}) since 09:30"
             assert app.summary is not None and app.summary.month == Month(2026, 12)
             assert "$95.94 of $110.00" in text_of(app, BudgetPanel)
         finally:
@@ -519,7 +772,16 @@ async def test_busy_store_keeps_the_screen_and_retries(
                 break
         await settle(pilot)
         assert app.summary is not None and app.summary.month == Month(2026, 11)
-        assert status_of(app) == "refreshed 09:12 · 5 sources"
+        assert status_of(app) == "refreshed 09:12 · 8 sources"
+
+
+def test_lock_holder_is_read_from_the_busy_message() -> None:
+    named = StoreBusyError(
+        "The store /tmp/q.duckdb is locked by /usr/bin/python3.12 (PID 4242) by "
+        "user dev; waited 2 s. Let that refresh finish and try again."
+    )
+    assert lock_holder(named) == "PID 4242"
+    assert lock_holder(StoreBusyError("locked by another process")) is None
 
 
 # -- help, quit, palette, start-up ---------------------------------------------------
@@ -569,8 +831,9 @@ def test_no_key_edits_budgets_yet(tmp_path: Path) -> None:
 
 async def test_command_palette_offers_actions_and_themes(tmp_path: Path) -> None:
     app = seeded_app(tmp_path)
-    async with running(app):
-        titles = {command.title for command in app.get_system_commands(app.screen)}
+    async with running(app) as pilot:
+        commands = list(app.get_system_commands(app.screen))
+        titles = [command.title for command in commands]
         assert {
             "Refresh",
             "Previous month",
@@ -582,7 +845,27 @@ async def test_command_palette_offers_actions_and_themes(tmp_path: Path) -> None
             "Theme",
             "Theme: qoins-dark",
             "Theme: qoins-light",
-        } <= titles
+        } <= set(titles)
+        # One entry for the keys screen: QOINs' Help, not Textual's Keys as well.
+        assert titles.count("Help") == 1 and "Keys" not in titles
+        assert [t for t in titles if t.startswith("Theme: ")] == [
+            "Theme: qoins-dark",
+            "Theme: qoins-light",
+        ]
+
+        # The Theme command lists QOINs' themes only, though Textual's are registered.
+        assert "textual-dark" in app.available_themes
+        assert [name for name, _ in QoinsThemes(app.screen).commands] == [
+            "qoins-dark",
+            "qoins-light",
+        ]
+        theme_command = next(c for c in commands if c.title == "Theme")
+        theme_command.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        await press(pilot, "escape")
+        dict(QoinsThemes(app.screen).commands)["qoins-light"]()
+        assert app.theme == "qoins-light"
 
 
 async def test_start_up_is_logged_through_textual(
@@ -609,12 +892,38 @@ async def test_config_error_is_a_toast_and_the_app_runs(
         config_error=error,
     )
     toasts = record_toasts(monkeypatch, app)
-    async with running(app, NARROW):
+    async with running(app, NARROW) as pilot:
         assert [(t.title, t.severity, t.markup) for t in toasts] == [
             ("Configuration error", "error", False)
         ]
         assert toasts[0].message.startswith(error)
         assert app.dashboard.query_one(WelcomePanel).display
+
+        await press(pilot, "r")
+
+        assert [(t.title, t.severity) for t in toasts[1:]] == [
+            ("Refresh needs a valid config", "error")
+        ]
+        assert not app.is_refreshing
+
+
+async def test_welcome_names_ways_that_work_now(tmp_path: Path) -> None:
+    app = QoinsApp(
+        make_settings(), Store(tmp_path / "qoins.duckdb"), clock=app_data.frozen_clock
+    )
+    async with running(app, NARROW):
+        text = app.dashboard.query_one("#welcome-text", Static).content
+        assert isinstance(text, Content)
+        ways = text.plain.split("Three ways to add a source\n")[1]
+        assert "keys set" not in text.plain
+        assert ways.splitlines()[:4] == [
+            "  1. Coding-agent logs, which QOINs reads from their usual folders:",
+            "     Claude Code in ~/.claude/projects, Codex in ~/.codex",
+            "  2. A line in config.yml, such as services: {claude_code: {billing: "
+            "plan}}",
+            "  3. A cost export: qoins import FILE  (FOCUS CSV, Parquet or JSON lines)",
+        ]
+        assert "qoins --demo" in ways
 
 
 async def test_demo_is_named_in_the_header(tmp_path: Path) -> None:
@@ -642,8 +951,26 @@ async def test_unknown_theme_falls_back_with_a_toast(
         warnings = [t for t in toasts if t.severity == "warning"]
         assert len(warnings) == 1
         assert "'solarized-neon'" in warnings[0].message
+        assert warnings[0].message.endswith(
+            "Set theme: in config.yml to one of qoins-dark, qoins-light."
+        )
+        assert "Textual" not in warnings[0].message
         assert warnings[0].markup is False
     assert "qoins-dark" not in BUILTIN_THEMES
+
+
+async def test_a_textual_theme_is_not_offered_from_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = QoinsApp(
+        make_settings("theme: textual-light\n"),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW):
+        assert app.theme == DEFAULT_THEME
+        assert ["'textual-light'" in t.message for t in toasts] == [True]
 
 
 async def test_configured_theme_is_used(tmp_path: Path) -> None:

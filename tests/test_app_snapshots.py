@@ -86,6 +86,20 @@ def test_source_detail(
     )
 
 
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_source_detail_long_names(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Long service and SKU names end in "…"; every amount stays whole and in view."""
+    app_data.detectable_claude_logs()
+    store = Store(tmp_path / "qoins.duckdb")
+    app_data.seed_long_names(store)
+    app = QoinsApp(
+        make_settings(app_data.LONG_CONFIG), store, clock=app_data.frozen_clock
+    )
+    assert snap_compare(app, terminal_size=size, run_before=pressing("2", "enter"))
+
+
 def test_past_month(snap_compare: SnapCompare, tmp_path: Path) -> None:
     """November: the actual total instead of a forecast, no days to go."""
     assert snap_compare(
