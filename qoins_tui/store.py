@@ -1175,12 +1175,6 @@ class Store:
             for r in rows
         ]
 
-    def first_day(self, q: MonthQuery) -> dt.date | None:
-        """The earliest local day with a charge, to know how much history exists."""
-        with self._spend(q) as con:
-            row = con.execute("SELECT min(day) FROM spend").fetchall()
-        return row[0][0] if row else None
-
     def sources_with_charges(self) -> list[str]:
         with self.connect() as con:
             rows = con.execute(
