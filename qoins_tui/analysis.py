@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+MONEY_PLACES = Decimal("0.000000000001")
+"""The store's money scale: a quotient such as an average is rounded to it."""
 
 
 @dataclass(frozen=True, order=True)
@@ -113,7 +115,7 @@ def forecast(
         if previous_rate is None:
             return Forecast(None, "insufficient")
         projected = previous_rate * days_left + scheduled_rest
-        return Forecast(projected, "previous month", previous_rate)
+        return Forecast(_money(projected), "previous month", _money(previous_rate))
     usage = [
         daily_usage.get(month.first_day + dt.timedelta(i), Decimal(0))
         for i in range(complete_days)
@@ -123,8 +125,9 @@ def forecast(
     low = high = None
     if complete_days >= 3:
         spread = _stdev(usage) * Decimal(math.sqrt(days_left)) * Decimal("1.28")
-        low, high = max(projected - spread, through_yesterday), projected + spread
-    return Forecast(projected, "month", rate, low, high)
+        low = _money(max(projected - spread, through_yesterday))
+        high = _money(projected + spread)
+    return Forecast(_money(projected), "month", _money(rate), low, high)
 
 
 def daily_rate_of(
@@ -173,6 +176,10 @@ def days_left(month: Month, today: dt.date) -> int:
     if today < month.first_day:
         return month.days
     return (month.last_day - today).days + 1
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(MONEY_PLACES)
 
 
 def _stdev(values: list[Decimal]) -> Decimal:

@@ -580,7 +580,7 @@ class Store:
         spec = collector.spec(list(files))
         states = {str(path): _file_state(path) for path in files}
         attempt = Counts()
-        flawed: list[str] = []
+        flawed: dict[str, int] = {}
         with self.connect() as con:
             con.execute(f"SET preserve_insertion_order = {str(spec.ordered).lower()}")
             con.execute("BEGIN")
@@ -613,16 +613,8 @@ class Store:
                 raise
         counts.add(attempt)
         counts.files_read += len(files)
-        for name in flawed:
-            path = Path(name)
-            lines = collector.malformed_lines(path)
-            if lines:
-                shown = ", ".join(str(n) for n in lines[:20])
-                more = f" and {len(lines) - 20} more" if len(lines) > 20 else ""
-                plural = "s" if len(lines) > 1 else ""
-                counts.notes.append(
-                    f"{path}: skipped malformed line{plural} {shown}{more}"
-                )
+        for name, bad in flawed.items():
+            counts.notes.append(_malformed_note(name, bad, collector))
 
     def _register_files(
         self,
@@ -716,10 +708,10 @@ class Store:
         counts: Counts,
         price: PriceLookup | None,
         billing: str | None,
-    ) -> list[str]:
+    ) -> dict[str, int]:
         """Replace the files' usage lines and rebuild the charges they touch.
 
-        Returns the paths that had malformed lines, for the refresh log's notes.
+        Returns how many malformed lines each flawed file had, for the notes.
         """
         ids = list(file_ids.values())
         params: dict[str, Any] = {"source": source, "ids": ids}
@@ -781,15 +773,15 @@ class Store:
             {"source": source},
         )
         flawed = con.execute(
-            "SELECT DISTINCT f.path FROM batch_lines b"
+            "SELECT f.path, count(*) FROM batch_lines b"
             " JOIN batch_files f USING (file_id)"
-            " WHERE b.kind = 'malformed' ORDER BY 1"
+            " WHERE b.kind = 'malformed' GROUP BY f.path ORDER BY 1"
         ).fetchall()
         con.execute("DROP TABLE batch_lines")
         self._rebuild_usage_charges(
             con, source, spec, collector, counts, price, billing
         )
-        return [row[0] for row in flawed]
+        return dict(flawed)
 
     def _rebuild_usage_charges(
         self,
@@ -1271,6 +1263,23 @@ def _charge_row(source: str, charge: Charge) -> list[Any]:
         json.dumps(values, default=str, sort_keys=True).encode()
     ).hexdigest()[:32]
     return [source, *(values[c] for c in CHARGE_COLUMNS), fingerprint]
+
+
+def _malformed_note(path: str, bad: int, collector: BulkCollector) -> str:
+    """Where a file's malformed lines are: the numbers of those that are no JSON
+    object, and how many more lack a field the reader needs (a valid timestamp)."""
+    numbers = collector.malformed_lines(Path(path))
+    shown = ", ".join(str(n) for n in numbers[:20])
+    parts = []
+    if numbers:
+        more = f" and {len(numbers) - 20} more" if len(numbers) > 20 else ""
+        plural = "s" if len(numbers) > 1 else ""
+        parts.append(f"malformed line{plural} {shown}{more}")
+    rest = bad - len(numbers)
+    if rest > 0:
+        plural = "s" if rest > 1 else ""
+        parts.append(f"{rest} line{plural} without a field QOINs needs (a timestamp)")
+    return f"{path}: skipped " + "; ".join(parts)
 
 
 def _content_hash(path: Path) -> str:

@@ -657,3 +657,25 @@ def test_no_prompt_text_reaches_the_store(store: Store, claude_dir: Path) -> Non
                 str(r) for r in con.execute(f"SELECT * FROM {table}").fetchall()
             )
             assert "private words" not in text
+
+
+def test_usage_lines_without_a_timestamp_are_counted_and_said(
+    store: Store, claude_dir: Path
+) -> None:
+    no_time = json.loads(line("m2", "r2", usage(1_000_000)))
+    del no_time["timestamp"]
+    path = write_log(
+        claude_dir,
+        "s.jsonl",
+        [line("m1", "r1", usage(1_000_000)), json.dumps(no_time), '{"type":"assi'],
+    )
+
+    result = refresh(store, make_settings(RATES_S))
+
+    # Only m1 counts: 1,000,000 × 3.00 → $3.00.
+    assert total(store) == Decimal("3.00")
+    assert result.counts.malformed == 2
+    assert result.counts.notes == [
+        f"{path}: skipped malformed line 3; 1 line without a field QOINs needs "
+        "(a timestamp)"
+    ]
