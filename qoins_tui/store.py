@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -259,13 +260,32 @@ class Store:
         self.wait_s = wait_s
         self.read_only = read_only
         """Only read: for commands that must work on a store they cannot write."""
+        self._held = threading.local()
 
     # -- connections -----------------------------------------------------------------
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        """One connection for the several reads of one view, closed at its end.
+
+        Inside it, this thread's :meth:`connect` calls share that connection instead
+        of opening the file again for each query.
+        """
+        if getattr(self._held, "con", None) is not None:
+            yield
+            return
+        self._held.con = self._open()
+        try:
+            yield
+        finally:
+            con, self._held.con = self._held.con, None
+            con.close()
+
+    @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for one unit of work; Ctrl-C inside a query stays Ctrl-C."""
-        con = self._open()
+        held = getattr(self._held, "con", None)
+        con = held if held is not None else self._open()
         try:
             yield con
         except duckdb.InterruptException as exc:
@@ -276,7 +296,8 @@ class Store:
                 raise KeyboardInterrupt from exc
             raise
         finally:
-            con.close()
+            if held is None:
+                con.close()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.read_only and not self.path.is_file():
@@ -484,25 +505,21 @@ class Store:
         if collector.dedupe_by_content and readable:
             hashes = {str(path): _content_hash(path) for path in readable}
             readable = self._skip_copies(source, readable, hashes, counts, now)
-        if not readable:
-            if billing is not None:
-                self._set_billing(source, billing)
-            return counts
-        try:
-            self._write_bulk_once(
-                source, collector, readable, counts, price, billing, now, hashes
-            )
-        except _BulkFileError as exc:
-            if len(readable) == 1:
-                counts.problems.append(f"{readable[0]}: {exc}")
-                return counts
-            for path in readable:
-                try:
-                    self._write_bulk_once(
-                        source, collector, [path], counts, price, billing, now, hashes
-                    )
-                except _BulkFileError as file_exc:
-                    counts.problems.append(f"{path}: {file_exc}")
+        batches = [readable] if readable else []
+        while batches:
+            batch = batches.pop()
+            try:
+                self._write_bulk_once(
+                    source, collector, batch, counts, price, billing, now, hashes
+                )
+            except _BulkFileError as exc:
+                if len(batch) == 1:
+                    counts.problems.append(f"{batch[0]}: {exc}")
+                else:
+                    batches.extend([path] for path in reversed(batch))
+        if billing is not None:
+            # Also the stored usage of files not read again: the mode may have changed.
+            self._set_billing(source, billing)
         return counts
 
     def _skip_copies(
@@ -880,12 +897,6 @@ class Store:
             con.execute("DROP TABLE repos")
         for table in ("best", "old_keys", "touched", "rates"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-        if billing is not None:
-            con.execute(
-                "UPDATE charges SET billing = $billing WHERE source = $source "
-                "AND billing IS DISTINCT FROM $billing",
-                params | {"billing": billing},
-            )
 
     def _load_rates(
         self,
@@ -1034,14 +1045,16 @@ class Store:
     def _spend(self, q: MonthQuery) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection with the view ``spend``: charges with local day and amount."""
         with self.connect() as con:
-            con.execute("CREATE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(18,9))")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(18,9))"
+            )
             rates = [
                 [code, rate] for code, rate in q.rates.items() if code != q.currency
             ]
             if rates:
                 con.executemany("INSERT INTO fx VALUES (?, ?)", rates)
             con.execute(
-                f"""CREATE TEMP VIEW spend AS
+                f"""CREATE OR REPLACE TEMP VIEW spend AS
                     SELECT ch.*,
                         coalesce(ch.charge_date,
                                  timezone('{_sql_str(q.zone)}', ch.period_start)::DATE)

@@ -121,6 +121,13 @@ def month_query(settings: Settings, start: dt.date, end: dt.date) -> MonthQuery:
 def build_summary(
     store: Store, settings: Settings, month: Month, now: dt.datetime
 ) -> MonthSummary:
+    with store.session():
+        return _build_summary(store, settings, month, now)
+
+
+def _build_summary(
+    store: Store, settings: Settings, month: Month, now: dt.datetime
+) -> MonthSummary:
     today = local_today(settings, now)
     q = month_query(settings, month.first_day, month.end)
     services = store.spend_by_service(q)
@@ -240,11 +247,9 @@ def _top_lines(
     """Configured sources by spend; imported files grouped under their provider."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for s in services:
-        key = (
-            s.provider or import_label(s.source)
-            if s.source.startswith(IMPORT_PREFIX)
-            else s.source
-        )
+        key = s.source
+        if s.source.startswith(IMPORT_PREFIX):
+            key = s.provider or import_label(s.source)
         totals[key] += s.spent
     limits = {src.name: src.budget_limit for src in settings.sources}
     return [

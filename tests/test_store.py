@@ -332,3 +332,23 @@ def test_a_source_that_never_succeeded_has_no_last_ok(store: Store) -> None:
     record = store.last_refreshes()["aws"]
 
     assert (record.status, record.error, record.last_ok) == ("failed", "no key", None)
+
+
+def test_a_session_shares_one_connection_and_releases_the_file(store: Store) -> None:
+    store.schema_version()
+
+    with store.session():
+        with store.connect() as first, store.connect() as second:
+            assert first is second
+        assert store.schema_version() == SCHEMA_VERSION
+
+    # Closed at the end: another process can now take the write lock.
+    probe = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(store.path)!r})"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    with store.connect() as fresh, store.connect() as other:
+        assert fresh is not other
