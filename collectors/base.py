@@ -11,7 +11,8 @@ module and nothing of the UI.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +65,48 @@ class Charge:
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """Token counts of one request or one aggregate, Anthropic's convention:
+    ``input`` excludes cache reads and writes."""
+
+    input: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    output: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.input
+            + self.cache_read
+            + self.cache_write_5m
+            + self.cache_write_1h
+            + self.output
+        )
+
+
+@dataclass(frozen=True)
+class Price:
+    """What a price table says some tokens cost, and which table said it."""
+
+    cost: Decimal
+    version: str
+
+
+PriceTokens = Callable[[str, str, dt.date, Tokens, bool], Price | None]
+"""``(provider, model, day, tokens, long_context) -> Price`` or None when the model
+has no price. ``long_context`` prices the tokens at the model's long-context tier
+(for aggregates whose requests are known to be past it); otherwise base rates."""
+
+
+def _no_prices(
+    provider: str, model: str, day: dt.date, tokens: Tokens, long_context: bool
+) -> Price | None:
+    return None
+
+
+@dataclass(frozen=True)
 class SourceContext:
     """What a collector is told about its run: its entry, the clock and the zone."""
 
@@ -73,6 +116,17 @@ class SourceContext:
     zone: ZoneInfo
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Parsed config a collector needs beyond its own entry (subscriptions)."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The source's keys by field (``api_key``), from the keyring or ``${VAR}``.
+    Never put one in a charge, a message or a log line."""
+    state: Mapping[str, str] = field(default_factory=dict)
+    """What the source's last successful run left (see ``RecordBatch.state``)."""
+    price: PriceTokens = _no_prices
+    """Prices tokens for record sources that report usage without money."""
+    transport: Any = None
+    """An ``httpx.BaseTransport`` HTTP sources use instead of the network (tests)."""
+    sleep: Callable[[float], None] = time.sleep
+    """How HTTP sources wait between retries (tests pass a recorder)."""
 
 
 @dataclass(frozen=True)
@@ -80,12 +134,18 @@ class RecordBatch:
     """Charges from a record source and which stored rows they replace.
 
     ``replaces_all`` means the read is the source's whole truth (rows it no longer
-    yields are removed); otherwise only rows with the same record keys change.
+    yields are removed); ``replaces_since`` means it is the whole truth from that
+    UTC day on (stored rows dated on or after it that it no longer yields are
+    removed: a provider's recent days can still change); otherwise only rows with
+    the same record keys change. ``state`` is kept when the batch lands and handed
+    back in the next run's ``SourceContext.state`` (how far a source has read).
     """
 
     charges: list[Charge]
     replaces_all: bool = False
+    replaces_since: dt.date | None = None
     read: int = 0
+    state: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,6 +204,10 @@ class Collector:
     settings_keys: ClassVar[frozenset[str]] = frozenset()
     ignored_keys: ClassVar[frozenset[str]] = frozenset()
     """Keys the seed's example writes that this collector accepts and does not use."""
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+    """Settings that hold secrets (``api_key``). The refresh core reads each from
+    the OS keyring (user ``NAME`` for ``api_key``, ``NAME.FIELD`` for others), else
+    from the setting's ``${VAR}``, and hands it over in ``SourceContext.secrets``."""
 
     def __init__(self, context: SourceContext) -> None:
         self.context = context
