@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -257,8 +257,14 @@ def resolve_vars(value: str, source: str, key: str) -> str:
     return _VAR.sub(lookup, value)
 
 
-def resolved_settings(source: SourceConfig) -> dict[str, Any]:
-    """The source's settings with every ``${VAR}`` read from the environment now."""
+def resolved_settings(
+    source: SourceConfig, *, leave_out: Collection[str] = ()
+) -> dict[str, Any]:
+    """The source's settings with every ``${VAR}`` read from the environment now.
+
+    ``leave_out`` names settings not to resolve or return: secrets, which the
+    keyring may supply instead of their variable.
+    """
 
     def resolve(key: str, value: Any) -> Any:
         if isinstance(value, str) and "${" in value:
@@ -269,7 +275,11 @@ def resolved_settings(source: SourceConfig) -> dict[str, Any]:
             return {k: resolve(f"{key}.{k}", v) for k, v in value.items()}
         return value
 
-    return {key: resolve(key, value) for key, value in source.settings.items()}
+    return {
+        key: resolve(key, value)
+        for key, value in source.settings.items()
+        if key not in leave_out
+    }
 
 
 def to_decimal(value: Any) -> Decimal:

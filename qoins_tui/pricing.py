@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
 
+from collectors.base import Price, Tokens
 from qoins_tui.config import PriceOverride
 from qoins_tui.store import RATE_FIELDS, Rates
 
@@ -95,6 +96,27 @@ class PriceBook:
         if key not in self._cache:
             self._cache[key] = self._lookup(provider, model, day)
         return self._cache[key]
+
+    def price_tokens(
+        self,
+        provider: str,
+        model: str,
+        day: dt.date,
+        tokens: Tokens,
+        long_context: bool,
+    ) -> Price | None:
+        """Tokens' cost in USD for record sources: an aggregate of requests (a day's
+        usage report) cannot be judged against the per-request tier threshold, so
+        the source says whether its requests were past it."""
+        rates = self(provider, model, day)
+        if rates is None:
+            return None
+        table = rates.tier if long_context and rates.tier else rates.base
+        cost = sum(
+            (Decimal(getattr(tokens, kind)) * table[kind] for kind in RATE_FIELDS),
+            Decimal(0),
+        )
+        return Price(cost / 1_000_000, rates.version)
 
     def _lookup(self, provider: str, model: str, day: dt.date) -> Rates | None:
         override = self._override(provider, model)

@@ -52,6 +52,17 @@ def status_object(summary: MonthSummary) -> dict[str, Any]:
             {"currency": currency, "amount": amount}
             for currency, amount in summary.unconverted
         ],
+        "reconciliation": [
+            {
+                "provider": r.provider,
+                "source": r.source,
+                "days": r.days,
+                "billed": r.billed,
+                "estimated": r.estimated,
+                "difference": r.difference,
+            }
+            for r in summary.reconciliation
+        ],
         "sources": [
             {
                 "source": row.name,
@@ -151,6 +162,14 @@ def status_box(summary: MonthSummary) -> str:
         body.append(f"Projected Total: {format_money(projected, cur)}{flag}")
     elif summary.is_current:
         body.append("Projected Total: not enough days yet")
+    for r in summary.reconciliation:
+        sign = "+" if r.difference > 0 else "−" if r.difference < 0 else "±"
+        body.append(
+            f"{r.provider} bill {format_money(r.billed, cur)}, {r.source} "
+            f"estimate {format_money(r.estimated, cur)} "
+            f"({sign}{format_money(abs(r.difference), cur)}) "
+            f"on {r.days} day{'s' if r.days != 1 else ''}; the bill counts"
+        )
     if summary.plan_value:
         body.append(
             f"Paid by plans: {format_money(summary.plan_value, cur)} of agent usage"

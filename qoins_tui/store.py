@@ -37,7 +37,7 @@ from qoins_tui.errors import StoreBusyError, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MONEY = "DECIMAL(38,12)"
 
 CHARGE_COLUMNS = (
@@ -162,6 +162,15 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             detail VARCHAR
         )""",
         "CREATE SEQUENCE refresh_ids START 1",
+    ),
+    2: (
+        """CREATE TABLE source_state (
+            source VARCHAR NOT NULL,
+            key VARCHAR NOT NULL,
+            value VARCHAR,
+            updated_at TIMESTAMPTZ,
+            PRIMARY KEY (source, key)
+        )""",
     ),
 }
 
@@ -436,6 +445,13 @@ class Store:
                 ).fetchall()[0]
                 if batch.replaces_all:
                     con.execute("DELETE FROM charges WHERE source = ?", [source])
+                elif batch.replaces_since is not None:
+                    con.execute(
+                        f"""DELETE FROM charges WHERE source = ?
+                            AND (record_key IN (SELECT record_key FROM incoming)
+                                 OR {_UTC_DAY} >= ?)""",
+                        [source, batch.replaces_since],
+                    )
                 else:
                     con.execute(
                         """DELETE FROM charges WHERE source = ? AND record_key IN
@@ -444,11 +460,27 @@ class Store:
                     )
                 con.execute("INSERT INTO charges SELECT * FROM incoming")
                 con.execute("DROP TABLE incoming")
+                if batch.state:
+                    con.executemany(
+                        "INSERT OR REPLACE INTO source_state VALUES (?, ?, ?, ?)",
+                        [
+                            [source, key, value, dt.datetime.now(dt.UTC)]
+                            for key, value in batch.state.items()
+                        ],
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         return counts
+
+    def source_state(self, source: str) -> dict[str, str]:
+        """What the source's last landed batch said about how far it has read."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT key, value FROM source_state WHERE source = ?", [source]
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     # -- bulk sources --------------------------------------------------------------
 
@@ -1054,6 +1086,13 @@ class Store:
             if rates:
                 con.executemany("INSERT INTO fx VALUES (?, ?)", rates)
             con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE billed_days AS
+                    SELECT DISTINCT lower(provider) AS provider, {_UTC_DAY} AS day
+                    FROM charges
+                    WHERE cost_basis = 'billed' AND charge_category = 'Usage'
+                      AND provider IS NOT NULL"""
+            )
+            con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW spend AS
                     SELECT ch.*,
                         coalesce(ch.charge_date,
@@ -1063,9 +1102,16 @@ class Store:
                                   THEN ch.billed_cost
                                   ELSE ch.billed_cost * fx.rate END AS {MONEY})
                             AS amount,
+                        bd.day IS NOT NULL AS superseded,
                         ch.cost_basis IN ('billed', 'estimated')
-                            AND coalesce(ch.billing, 'api') <> 'plan' AS counts
-                    FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency"""
+                            AND coalesce(ch.billing, 'api') <> 'plan'
+                            AND bd.day IS NULL AS counts
+                    FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency
+                    LEFT JOIN billed_days bd
+                      ON ch.cost_basis = 'estimated'
+                     AND bd.provider = lower(ch.provider)
+                     AND bd.day = coalesce(
+                         ch.charge_date, (ch.period_start AT TIME ZONE 'UTC')::DATE)"""
             )
             yield con
 
@@ -1180,6 +1226,38 @@ class Store:
             for r in rows
         ]
 
+    def reconciliation(self, q: MonthQuery) -> list[Reconciliation]:
+        """Billed against estimated spend on the UTC days in the window both cover.
+
+        One row per provider and estimating source: the provider's billed usage on
+        the days that source also estimated, and the estimate the bill replaced.
+        """
+        with self._spend(q) as con:
+            rows = con.execute(
+                f"""WITH bill AS (
+                        SELECT lower(provider) AS p, {_UTC_DAY} AS d,
+                               any_value(provider) AS provider, sum(amount) AS billed
+                        FROM spend
+                        WHERE cost_basis = 'billed' AND charge_category = 'Usage'
+                          AND amount IS NOT NULL
+                        GROUP BY 1, 2
+                    ), est AS (
+                        SELECT lower(provider) AS p, {_UTC_DAY} AS d, source,
+                               sum(amount) AS estimated
+                        FROM spend
+                        WHERE superseded AND coalesce(billing, 'api') <> 'plan'
+                          AND amount IS NOT NULL
+                        GROUP BY 1, 2, 3
+                    )
+                    SELECT any_value(bill.provider), est.source, count(*),
+                           sum(bill.billed), sum(est.estimated)
+                    FROM bill JOIN est ON est.p = bill.p AND est.d = bill.d
+                    WHERE bill.d >= ? AND bill.d < ?
+                    GROUP BY bill.p, est.source ORDER BY 1, 2""",
+                [q.start, q.end],
+            ).fetchall()
+        return [Reconciliation(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
     def sources_with_charges(self) -> list[str]:
         with self.connect() as con:
             rows = con.execute(
@@ -1195,6 +1273,22 @@ class ServiceSpend:
     service: str
     spent: Decimal
     estimated: Decimal
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """A provider's bill beside one source's estimate of the same UTC days."""
+
+    provider: str
+    source: str
+    days: int
+    billed: Decimal
+    estimated: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        """How far the estimate is from the bill (positive: it estimates more)."""
+        return self.estimated - self.billed
 
 
 @dataclass(frozen=True)
@@ -1236,6 +1330,9 @@ _PRICED_SQL = f"""
 
 
 _STORED_COLUMNS = ("source", *CHARGE_COLUMNS, "fingerprint")
+
+_UTC_DAY = "coalesce(charge_date, (period_start AT TIME ZONE 'UTC')::DATE)"
+"""A charge's day as its provider bills it: its date, or its start's UTC day."""
 
 
 def _charge_row(source: str, charge: Charge) -> list[Any]:

@@ -22,6 +22,7 @@ from qoins_tui.refresh import IMPORT_PREFIX, SUBSCRIPTIONS, planned_sources
 from qoins_tui.store import (
     Counts,
     MonthQuery,
+    Reconciliation,
     RefreshRecord,
     ServiceLine,
     ServiceSpend,
@@ -92,6 +93,8 @@ class MonthSummary:
     sources: list[SourceRow]
     daily: list[tuple[dt.date, Decimal]]
     plan_value: Decimal
+    reconciliation: list[Reconciliation] = field(default_factory=list)
+    """Bills beside the estimates they replaced, per provider and source."""
     runs_out: dt.date | None = None
     keep_under: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
@@ -210,6 +213,7 @@ def _build_summary(
         sources=sources,
         daily=daily,
         plan_value=sum(plan.values(), Decimal(0)),
+        reconciliation=store.reconciliation(q),
         runs_out=runs_out,
         keep_under=keep_under,
         warnings=list(settings.warnings),

@@ -76,6 +76,7 @@ STATUS_KEYS = {
     "budgets",
     "unpriced",
     "unconverted",
+    "reconciliation",
     "sources",
 }
 
