@@ -11,6 +11,7 @@ from pathlib import Path
 
 from collectors.claude_code import ClaudeCodeCollector, default_project_dirs
 from collectors.codex import CodexCollector, default_session_dirs
+from collectors.gemini_cli import GeminiCliCollector, default_tmp_dirs
 from qoins_tui import locations
 from qoins_tui.config import Settings
 from qoins_tui.store import Store
@@ -44,6 +45,7 @@ def findings(settings: Settings, config_flag: str | None = None) -> list[Finding
     for what, dirs, found in (
         ("Claude Code logs", default_project_dirs(), ClaudeCodeCollector.detect()),
         ("Codex CLI logs", default_session_dirs(), CodexCollector.detect()),
+        ("Gemini CLI logs", default_tmp_dirs(), GeminiCliCollector.detect()),
     ):
         result.append(Finding(what, ", ".join(_home_relative(d) for d in dirs), found))
     return result

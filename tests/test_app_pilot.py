@@ -915,13 +915,21 @@ async def test_welcome_names_ways_that_work_now(tmp_path: Path) -> None:
         text = app.dashboard.query_one("#welcome-text", Static).content
         assert isinstance(text, Content)
         ways = text.plain.split("Three ways to add a source\n")[1]
-        assert "keys set" not in text.plain
-        assert ways.splitlines()[:4] == [
-            "  1. Coding-agent logs, which QOINs reads from their usual folders:",
-            "     Claude Code in ~/.claude/projects, Codex in ~/.codex",
-            "  2. A line in config.yml, such as services: {claude_code: {billing: "
-            "plan}}",
-            "  3. A cost export: qoins import FILE  (FOCUS CSV, Parquet or JSON lines)",
+        assert ways.splitlines()[:7] == [
+            "  1. Coding-agent logs, which QOINs reads from the folders above:",
+            "     Claude Code, Codex CLI and Gemini CLI",
+            "  2. A line in config.yml, such as services: {openai: {budget_limit: 40}}",
+            "     and the API's admin key: qoins keys set openai",
+            "  3. A cost export: qoins import FILE",
+            "     (FOCUS CSV, Parquet or JSON lines, or Cursor's usage CSV)",
+            "",
+        ]
+        looked_for = text.plain.split("What QOINs looked for\n")[1].split("\n\n")[0]
+        assert [line.split("  ")[2] for line in looked_for.splitlines()] == [
+            "config",
+            "Claude Code logs",
+            "Codex CLI logs",
+            "Gemini CLI logs",
         ]
         assert "qoins --demo" in ways
 
