@@ -139,12 +139,15 @@ class RecordBatch:
     removed: a provider's recent days can still change); otherwise only rows with
     the same record keys change. ``state`` is kept when the batch lands and handed
     back in the next run's ``SourceContext.state`` (how far a source has read).
+    ``skipped`` counts the rows read that are no charge (a request the provider did
+    not bill).
     """
 
     charges: list[Charge]
     replaces_all: bool = False
     replaces_since: dt.date | None = None
     read: int = 0
+    skipped: int = 0
     state: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -201,12 +204,14 @@ class Collector:
     type: ClassVar[str]
     title: ClassVar[str]
     """How the app names the source's kind (``Claude Code logs``)."""
+    account_label: ClassVar[str] = "Account"
+    """What the source's ``Charge.account`` is called on screen."""
     settings_keys: ClassVar[frozenset[str]] = frozenset()
     ignored_keys: ClassVar[frozenset[str]] = frozenset()
     """Keys the seed's example writes that this collector accepts and does not use."""
     secret_keys: ClassVar[tuple[str, ...]] = ()
     """Settings that hold secrets (``api_key``). The refresh core reads each from
-    the OS keyring (user ``NAME`` for ``api_key``, ``NAME.FIELD`` for others), else
+    the OS keyring (user ``NAME`` for the first, ``NAME.FIELD`` for others), else
     from the setting's ``${VAR}``, and hands it over in ``SourceContext.secrets``."""
 
     def __init__(self, context: SourceContext) -> None:

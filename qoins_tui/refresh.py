@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from collectors import COLLECTOR_TYPES, DETECTED_TYPES
 from collectors.base import (
@@ -21,9 +22,10 @@ from collectors.base import (
     RecordCollector,
     SourceContext,
 )
+from collectors.cursor import CursorCollector
 from collectors.focus import FocusCollector
 from qoins_tui.config import Settings, SourceConfig, resolved_settings
-from qoins_tui.errors import QoinsError, StoreError
+from qoins_tui.errors import MissingSecretError, QoinsError, StoreError
 from qoins_tui.pricing import PriceBook
 from qoins_tui.store import Counts, RefreshRecord, Store
 
@@ -31,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 SUBSCRIPTIONS = "subscriptions"
 IMPORT_PREFIX = "import:"
+NO_KEY = "no_key"
+"""The refresh log's status of a source that failed for want of its key."""
+CURSOR_IMPORTS = "cursor"
+"""The source imported Cursor exports share when no entry has ``type: cursor``."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +103,14 @@ def run_refresh(
     progress: ProgressCallback | None = None,
     on_result: Callable[[SourceResult], None] | None = None,
     only: Sequence[str] | None = None,
+    transport: Any = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[SourceResult]:
     """Refresh every planned source (or those named in ``only``), one after another.
 
     ``progress`` hears before each source starts; ``on_result`` as each one ends.
+    ``transport`` (an ``httpx.BaseTransport``) replaces the network for HTTP sources;
+    ``sleep`` replaces how they wait between retries (tests record the waits).
     """
     now = now or dt.datetime.now(dt.UTC)
     store.schema_version()
@@ -113,7 +123,15 @@ def run_refresh(
         title = _title(source)
         if progress:
             progress(Progress(index, len(sources), source.name, title))
-        result = refresh_source(settings, store, source, now=now, prices=prices)
+        result = refresh_source(
+            settings,
+            store,
+            source,
+            now=now,
+            prices=prices,
+            transport=transport,
+            sleep=sleep,
+        )
         results.append(result)
         if on_result:
             on_result(result)
@@ -130,6 +148,8 @@ def refresh_source(
     now: dt.datetime,
     prices: PriceBook | None = None,
     files: Sequence[Path] | None = None,
+    transport: Any = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> SourceResult:
     """Run one source into the store and log it.
 
@@ -141,14 +161,24 @@ def refresh_source(
     title = _title(source)
     counts = Counts()
     error = None
+    status = "failed"
     try:
         counts = _collect(
-            settings, store, source, now, prices or PriceBook(settings.prices), files
+            settings,
+            store,
+            source,
+            now,
+            prices or PriceBook(settings.prices),
+            files,
+            transport,
+            sleep,
         )
         if counts.problems:
             error = "; ".join(counts.problems)
     except StoreError:
         raise
+    except MissingSecretError as exc:
+        error, status = exc.message, NO_KEY
     except QoinsError as exc:
         error = exc.message
     except CollectorError as exc:
@@ -170,7 +200,7 @@ def refresh_source(
             kind=source.type,
             started_at=started_at,
             finished_at=dt.datetime.now(dt.UTC),
-            status="ok" if result.ok else "failed",
+            status="ok" if result.ok else status,
             counts=counts,
             error=error,
         )
@@ -185,6 +215,8 @@ def _collect(
     now: dt.datetime,
     prices: PriceBook,
     files: Sequence[Path] | None,
+    transport: Any,
+    sleep: Callable[[float], None] | None,
 ) -> Counts:
     if source.error:
         raise QoinsError(source.error)
@@ -194,12 +226,26 @@ def _collect(
         extra["subscriptions"] = settings.subscriptions
     if files is not None:
         extra["files"] = [str(p) for p in files]
+    secret_keys = kind.secret_keys
+    secrets: dict[str, str] = {}
+    if secret_keys:
+        # Only sources with keys pay for importing the keyring and its D-Bus client.
+        from qoins_tui.keys import source_secrets
+
+        secrets = source_secrets(source.name, secret_keys, source.settings)
     context = SourceContext(
         name=source.name,
-        settings=resolved_settings(source),
+        settings=resolved_settings(source, leave_out=secret_keys),
         now=now,
         zone=settings.budget.zone,
         extra=extra,
+        secrets=secrets,
+        state=(
+            store.source_state(source.name) if issubclass(kind, RecordCollector) else {}
+        ),
+        price=prices.price_tokens,
+        transport=transport,
+        **({"sleep": sleep} if sleep is not None else {}),
     )
     collector = kind(context)
     if isinstance(collector, RecordCollector):
@@ -223,19 +269,40 @@ def import_files(
     paths: Sequence[Path],
     *,
     now: dt.datetime | None = None,
+    fmt: str = FocusCollector.type,
 ) -> list[SourceResult]:
-    """Import FOCUS files once; each file is a source of its own."""
+    """Import export files of one format (``focus`` or ``cursor``) once.
+
+    A FOCUS file is a source of its own. Cursor exports all land in one source, so
+    that exports covering the same days count each request once: see
+    :func:`cursor_import_source`.
+    """
     now = now or dt.datetime.now(dt.UTC)
     results = []
     for path in paths:
         resolved = path.resolve()
-        source = SourceConfig(
-            name=f"{IMPORT_PREFIX}{resolved}", type=FocusCollector.type, settings={}
-        )
+        if fmt == CursorCollector.type:
+            source = cursor_import_source(settings)
+        else:
+            source = SourceConfig(
+                name=f"{IMPORT_PREFIX}{resolved}",
+                type=FocusCollector.type,
+                settings={},
+            )
         results.append(
             refresh_source(settings, store, source, now=now, files=[resolved])
         )
     return results
+
+
+def cursor_import_source(settings: Settings) -> SourceConfig:
+    """Where imported Cursor exports land: the first ``type: cursor`` entry under
+    ``services``, else a source named ``cursor`` (which a later ``services.cursor``
+    entry takes over, history included)."""
+    configured = (s for s in settings.sources if s.type == CursorCollector.type)
+    return next(
+        configured, SourceConfig(CURSOR_IMPORTS, CursorCollector.type, settings={})
+    )
 
 
 def _title(source: SourceConfig) -> str:

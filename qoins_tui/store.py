@@ -412,7 +412,7 @@ class Store:
 
     def write_records(self, source: str, batch: RecordBatch) -> Counts:
         """Upsert a record source's charges in one transaction, keyed by record key."""
-        counts = Counts(read=batch.read or len(batch.charges))
+        counts = Counts(read=batch.read or len(batch.charges), skipped=batch.skipped)
         rows = []
         seen: set[str] = set()
         for charge in batch.charges:
@@ -1197,7 +1197,8 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def source_details(self, q: MonthQuery, source: str) -> list[ServiceLine]:
-        """The services a source brought in during the window, by SKU or model."""
+        """The services a source brought in during the window, by SKU or model and
+        by project or account."""
         with self._spend(q) as con:
             rows = con.execute(
                 """SELECT provider, service, coalesce(model, sku), count(*),
@@ -1207,9 +1208,9 @@ class Store:
                               + coalesce(cache_write_5m_tokens, 0)
                               + coalesce(cache_write_1h_tokens, 0)
                               + coalesce(output_tokens, 0))::BIGINT,
-                          bool_or(billing = 'plan')
+                          bool_or(billing = 'plan'), account, bool_and(superseded)
                    FROM spend WHERE source = ? AND day >= ? AND day < ?
-                   GROUP BY ALL ORDER BY 5 DESC NULLS LAST, 1, 2, 3""",
+                   GROUP BY ALL ORDER BY 5 DESC NULLS LAST, 1, 2, 3, 10""",
                 [source, q.start, q.end],
             ).fetchall()
         return [
@@ -1222,6 +1223,8 @@ class Store:
                 has_unpriced=bool(r[5]),
                 tokens=r[7],
                 plan=bool(r[8]),
+                account=r[9] or "",
+                superseded=bool(r[10]),
             )
             for r in rows
         ]
@@ -1301,6 +1304,12 @@ class ServiceLine:
     has_unpriced: bool
     tokens: int
     plan: bool
+    account: str = ""
+    """The project, workspace or account the charges belong to, where the source
+    names one."""
+    superseded: bool = False
+    """Every charge is an estimate on a day its provider's bill covers, so none
+    counts."""
 
 
 PriceLookup = Callable[[str, str, dt.date], Rates | None]

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from collectors import COLLECTOR_TYPES
+from collectors import COLLECTOR_TYPES, Collector
 from collectors.subscriptions import billing_dates
 from qoins_tui import analysis
 from qoins_tui.analysis import Forecast, Month
 from qoins_tui.config import Settings, SourceConfig
-from qoins_tui.refresh import IMPORT_PREFIX, SUBSCRIPTIONS, planned_sources
+from qoins_tui.refresh import IMPORT_PREFIX, NO_KEY, SUBSCRIPTIONS, planned_sources
 from qoins_tui.store import (
     Counts,
     MonthQuery,
@@ -53,10 +53,21 @@ class SourceRow:
     plan_value: Decimal = Decimal(0)
     detected: bool = False
     imported: bool = False
+    account_label: str = "Account"
+    """What the source calls the project or account its charges belong to."""
+    no_key: bool = False
+    """The last refresh failed because neither the keyring nor the config held the
+    source's key."""
 
     @property
     def label(self) -> str:
         return import_label(self.name) if self.imported else self.name
+
+    @property
+    def status_text(self) -> str:
+        """The status as the Services tab words it: a failure for want of a key is
+        ``no key``."""
+        return "no key" if self.no_key else self.status
 
 
 @dataclass(frozen=True)
@@ -291,12 +302,18 @@ def _source_rows(
         record = refreshes.get(name)
         budget = config.budget_limit if config else None
         series = daily.get(name, {})
+        kind, collector = _collector(config, record)
         rows.append(
             SourceRow(
                 name=name,
-                title=_title(config, record),
+                title=collector.title if collector else kind,
+                account_label=collector.account_label if collector else "Account",
                 providers=tuple(sorted(providers.get(name, ()))),
-                status=_status(record, now, name.startswith(IMPORT_PREFIX)),
+                # No refresh runs a source without an entry (imported Cursor
+                # exports), so it cannot fall behind: it is as fresh as its import.
+                status=_status(
+                    record, now, name.startswith(IMPORT_PREFIX) or config is None
+                ),
                 last_refresh=record.finished_at if record else None,
                 error=record.error if record else None,
                 spent=spent.get(name, Decimal(0)),
@@ -310,16 +327,19 @@ def _source_rows(
                 plan_value=plan.get(name, Decimal(0)),
                 detected=bool(config and config.detected),
                 imported=name.startswith(IMPORT_PREFIX),
+                no_key=bool(record and record.status == NO_KEY),
             )
         )
     rows.sort(key=lambda r: (-r.spent, r.name))
     return rows
 
 
-def _title(config: SourceConfig | None, record: RefreshRecord | None) -> str:
+def _collector(
+    config: SourceConfig | None, record: RefreshRecord | None
+) -> tuple[str, type[Collector] | None]:
+    """The source's type and its collector, from the config or the last refresh."""
     kind = config.type if config else (record.kind if record else None)
-    collector = COLLECTOR_TYPES.get(kind or "")
-    return collector.title if collector else (kind or "")
+    return kind or "", COLLECTOR_TYPES.get(kind or "")
 
 
 def _status(record: RefreshRecord | None, now: dt.datetime, imported: bool) -> str:
