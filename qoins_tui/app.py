@@ -38,6 +38,7 @@ from qoins_tui.config import Settings
 from qoins_tui.dashboard import DashboardView
 from qoins_tui.discovery import Finding, findings, has_user_data
 from qoins_tui.errors import QoinsError, StoreBusyError
+from qoins_tui.keys import source_secret_keys
 from qoins_tui.refresh import Progress, SourceResult, planned_sources, run_refresh
 from qoins_tui.services import (
     DetailsLoaded,
@@ -251,7 +252,9 @@ class QoinsApp(App[None]):
         if problem is not None:
             self._theme_problems.append(problem)
         self.dashboard = DashboardView(id="dashboard-view")
-        self.services = ServicesView(id="services-view")
+        self.services = ServicesView(
+            id="services-view", secret_keys=partial(source_secret_keys, settings)
+        )
 
     # -- layout and start-up -------------------------------------------------------
 
@@ -568,7 +571,7 @@ class QoinsApp(App[None]):
             return [
                 (b.key_display or b.key, b.tooltip or b.description)
                 for b in bindings
-                if isinstance(b, Binding)
+                if isinstance(b, Binding) and (b.tooltip or b.description)
             ]
 
         everywhere = listed(self.BINDINGS)
@@ -605,7 +608,12 @@ class QoinsApp(App[None]):
     def on_open_source(self, message: OpenSource) -> None:
         if self.summary is None:
             return
-        screen = SourceScreen(message.row, self.summary, self.settings.budget.zone)
+        screen = SourceScreen(
+            message.row,
+            self.summary,
+            self.settings.budget.zone,
+            source_secret_keys(self.settings, message.row.name),
+        )
         self.push_screen(screen)
         self._load_details(
             screen, message.row.name, self.summary.month, contextvars.copy_context()

@@ -1,4 +1,4 @@
-"""The ``qoins`` command: the app, ``--refresh`` for cron, ``status`` and ``import``.
+"""The ``qoins`` command: the app, ``--refresh`` for cron and the subcommands.
 
 Options that apply to every command (``--config``, ``--db``, ``-v``, ``-q``) go before
 the subcommand. stdout carries data only (the status box, JSON); every diagnostic
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
+import json
 import logging
 import shutil
 import sys
@@ -17,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from qoins_tui import __version__, locations
+from qoins_tui import __version__, keys, locations
 from qoins_tui.analysis import Month
 from qoins_tui.config import Settings, load_settings
 from qoins_tui.errors import ConfigError, ImportFormatError, QoinsError
@@ -27,6 +29,8 @@ from qoins_tui.store import Store
 logger = logging.getLogger("qoins_tui")
 
 IMPORT_FORMATS = ("focus", "cursor", "gcp", "azure")
+IMPORTABLE = ("focus", "cursor")
+"""The formats this version reads; the others are refused with a message."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         help="import cost export files once",
         description=(
-            "Import cost export files into the store. Importing a file again replaces "
-            "its rows; an unchanged file is skipped."
+            "Import cost export files into the store. Importing a FOCUS file again "
+            "replaces its rows; an unchanged file is skipped. Cursor usage exports "
+            "share one source, so a request in two overlapping exports counts once."
         ),
     )
     imports.add_argument("paths", nargs="+", metavar="PATH", type=Path)
@@ -99,6 +104,51 @@ def build_parser() -> argparse.ArgumentParser:
         choices=IMPORT_FORMATS,
         help="the files' format; detected from the header when not given",
     )
+
+    name_help = (
+        "the source's name under services in config.yml; NAME.FIELD for its second "
+        "secret, notify.CHANNEL for a notification channel's"
+    )
+    keys_parser = commands.add_parser(
+        "keys",
+        help="API keys in the OS keyring",
+        description=(
+            f"Keep API keys in the OS keyring (service {keys.SERVICE}, user = the "
+            "source's name under services). For cron and servers without a keyring, "
+            'write api_key: "${VAR}" under the source in config.yml instead.'
+        ),
+    )
+    actions = keys_parser.add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True
+    )
+    key_set = actions.add_parser(
+        "set",
+        help="store a source's key in the keyring",
+        description=(
+            "Store the key of NAME in the OS keyring, replacing any key stored before. "
+            "At a terminal the key is asked for without being shown; otherwise it is "
+            "read from standard input (one trailing newline is dropped), for "
+            'scripts: printf %s "$KEY" | qoins keys set openai'
+        ),
+    )
+    key_set.add_argument("name", metavar="NAME", help=name_help)
+    key_list = actions.add_parser(
+        "list",
+        help="every key and where it comes from",
+        description=(
+            "List the key of every source in config.yml that takes one, and every "
+            "name QOINs stored in the keyring, with where a refresh takes each from: "
+            "the keyring, a ${VAR} of config.yml (named, never shown), or nowhere. "
+            "Keys themselves are never printed."
+        ),
+    )
+    key_list.add_argument("--json", action="store_true", help="print the list as JSON")
+    key_delete = actions.add_parser(
+        "delete",
+        help="remove a key from the keyring",
+        description="Remove the key of NAME from the OS keyring.",
+    )
+    key_delete.add_argument("name", metavar="NAME", help=name_help)
     return parser
 
 
@@ -114,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.refresh and args.command:
         parser.error(f"--refresh runs on its own, not with the {args.command} command")
     try:
+        if args.command == "keys":
+            return _keys(args)
         if args.command == "status":
             return _status(args)
         if args.command == "import":
@@ -246,7 +298,7 @@ def _status(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = _store(args)
-    paths: list[Path] = []
+    accepted: list[tuple[Path, str]] = []
     failed = 0
     for path in args.paths:
         if not path.is_file():
@@ -260,19 +312,22 @@ def _import(args: argparse.Namespace) -> int:
             _say(f"qoins: {exc.message}")
             failed += 1
             continue
-        if fmt != "focus":
+        if fmt not in IMPORTABLE:
             _say(
                 f"qoins: {path}: the {fmt} format is not supported in this version of "
                 "QOINs; convert the file to a FOCUS export or wait for its importer."
             )
             failed += 1
             continue
-        paths.append(path)
-    for result in import_files(settings, store, paths):
-        name = result.source.split(":", 1)[1]
+        accepted.append((path, fmt))
+    for path, fmt in accepted:
+        [result] = import_files(settings, store, [path], fmt=fmt)
+        name = str(path.resolve())
         if not result.ok:
             _say(f"qoins: {name}: not imported: {result.error}")
             failed += 1
+        elif fmt == "cursor":
+            _say(_merged_summary(name, result))
         elif result.counts.notes:
             for note in result.counts.notes:
                 _say(f"{note}.")
@@ -284,8 +339,22 @@ def _import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _merged_summary(name: str, result: SourceResult) -> str:
+    """What an import into a shared source did: rows another export already brought
+    in are counted as already stored, not as new."""
+    c = result.counts
+    kept = c.counted - c.new - c.changed
+    text = (
+        f"{name}: {c.read} rows read into source {result.source}: {c.new} new, "
+        f"{c.changed} changed, {kept} already stored"
+    )
+    if c.skipped:
+        text += f", {c.skipped} not billed (skipped)"
+    return text + "."
+
+
 def _detect_format(path: Path, store: Store) -> str:
-    from collectors import focus
+    from collectors import cursor, focus
 
     try:
         kind, _ = focus.sniff_format(path)
@@ -298,6 +367,8 @@ def _detect_format(path: Path, store: Store) -> str:
         raise ImportFormatError(f"{path}: cannot be read ({exc}).") from exc
     if focus.looks_like_focus(columns):
         return "focus"
+    if cursor.looks_like_cursor(columns):
+        return "cursor"
     if not all(name.isprintable() for name in columns):
         raise ImportFormatError(
             f"{path}: is not a text file a CSV or JSON-lines export would be, nor "
@@ -306,8 +377,10 @@ def _detect_format(path: Path, store: Store) -> str:
     shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
     raise ImportFormatError(
         f"{path}: unknown format (columns: {shown or 'none'}). A FOCUS export has "
-        f"{', '.join(focus.REQUIRED)} and ProviderName or ServiceProviderName; "
-        "name the format with --format when it is another one."
+        f"{', '.join(focus.REQUIRED)} and ProviderName or ServiceProviderName; a "
+        f"Cursor usage export has {', '.join(cursor.REQUIRED)} and "
+        f"{' or '.join(cursor.DETECTING)}; name the format with --format when it is "
+        "another one."
     )
 
 
@@ -349,3 +422,92 @@ def _demo() -> int:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "set":
+        name = keys.check_name(args.name)
+        keys.set_key(name, _read_key(name))
+        _say(
+            f"qoins: stored the key of {name} in the OS keyring (service "
+            f"{keys.SERVICE}, user {name})."
+        )
+    elif args.keys_command == "delete":
+        name = keys.check_name(args.name)
+        if keys.delete_key(name):
+            _say(f"qoins: deleted the key of {name} from the OS keyring.")
+        else:
+            _say(f"qoins: the OS keyring holds no key for {name}; nothing to delete.")
+    else:
+        _keys_list(args)
+    return 0
+
+
+def _read_key(name: str) -> str:
+    """The key from a hidden prompt at a terminal, else all of standard input less
+    one trailing newline."""
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(f"Key for {name} (not shown): ")
+        except EOFError:
+            return ""
+    text = sys.stdin.read()
+    for newline in ("\r\n", "\n"):
+        if text.endswith(newline):
+            return text.removesuffix(newline)
+    return text
+
+
+def _keys_list(args: argparse.Namespace) -> None:
+    report = keys.key_report(_settings(args))
+    if report.keyring_error:
+        _say(f"qoins: the keyring cannot be read: {report.keyring_error}")
+    if args.json:
+        listed = {
+            "keyring": {
+                "available": report.keyring_error is None,
+                "error": report.keyring_error,
+            },
+            "keys": [
+                {
+                    "name": k.name,
+                    "source": k.source,
+                    "field": k.field,
+                    "from": k.origin,
+                    "in_keyring": k.in_keyring,
+                    "variables": list(k.variables),
+                    "variables_set": k.variables_set if k.variables else None,
+                }
+                for k in report.keys
+            ],
+        }
+        sys.stdout.write(json.dumps(listed, indent=2) + "\n")
+        return
+    if not report.keys:
+        _say(
+            "qoins: no keys: no source in config.yml takes one, and QOINs stored none."
+        )
+        return
+    width = max(len(k.name) for k in report.keys)
+    for status in report.keys:
+        sys.stdout.write(f"{status.name:<{width}}  {_key_origin(status)}\n")
+
+
+def _key_origin(status: keys.KeyStatus) -> str:
+    """Where a refresh takes the key from, in words; never the key."""
+    named = ", ".join(f"${{{v}}}" for v in status.variables)
+    if status.origin == "keyring":
+        text = f"keyring (wins over {named})" if named else "keyring"
+    elif status.origin == "variable":
+        text = f"{named} (set)"
+    elif status.origin == "config":
+        text = "written in config.yml (the keyring or a ${VAR} keeps it safer)"
+    elif status.origin == "unknown":
+        text = "unknown: the keyring cannot be read"
+    elif named:
+        text = f'missing: {named} is not set; or run "qoins keys set {status.name}"'
+    else:
+        text = f'missing: run "qoins keys set {status.name}"'
+    if status.source is None and not status.name.startswith("notify."):
+        text += " (no source in config.yml uses it)"
+    return text

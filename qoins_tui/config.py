@@ -257,6 +257,11 @@ def resolve_vars(value: str, source: str, key: str) -> str:
     return _VAR.sub(lookup, value)
 
 
+def variable_names(value: str) -> list[str]:
+    """The environment variables a value names as ``${VAR}``, in order."""
+    return _VAR.findall(value)
+
+
 def resolved_settings(
     source: SourceConfig, *, leave_out: Collection[str] = ()
 ) -> dict[str, Any]:

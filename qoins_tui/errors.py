@@ -8,6 +8,7 @@
     │   └── StoreBusyError   another process holds the file's lock past the wait
     ├── SourceError          one source failed; the others still refresh (exit 1)
     │   └── MissingSecretError  a ``${VAR}`` or key the source needs is not set
+    ├── KeyringUnavailable   the OS keyring has no backend, is locked or does not answer
     └── ImportFormatError    ``qoins import`` met a file it does not recognise
 
 The app turns them into toasts, the command line into one line on stderr and the
@@ -50,6 +51,10 @@ class SourceError(QoinsError):
 
 class MissingSecretError(SourceError):
     title = "Missing secret"
+
+
+class KeyringUnavailable(QoinsError):
+    title = "Keyring unavailable"
 
 
 class ImportFormatError(QoinsError):

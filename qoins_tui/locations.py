@@ -26,6 +26,11 @@ def default_db_path() -> Path:
     return data_dir() / "qoins.duckdb"
 
 
+def key_names_path() -> Path:
+    """The names QOINs stored keys under in the OS keyring (never the keys)."""
+    return data_dir() / "key-names.json"
+
+
 def db_path(flag: str | None) -> Path:
     """The store's file: ``--db`` beats ``QOINS_DB``, which beats the data dir."""
     if flag:

@@ -3,13 +3,14 @@
 The tab is a table with one row per source (configured, detected agent logs,
 subscriptions, imported files), sorted by the month's spend; ``/`` filters it by
 name and Enter opens the source: its daily chart, the services it brought in by
-model or SKU, the counts of its last refresh, its problems and its last error.
+model or SKU, the counts of its last refresh, its problems and its last error; ``k``
+stores the selected source's API key in the OS keyring.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
@@ -24,9 +25,12 @@ from textual.content import Content
 from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, Static
 
 from qoins_tui.analysis import Month
+from qoins_tui.key_entry import KeyEntryScreen
+from qoins_tui.keys import key_user
 from qoins_tui.money import format_money, format_percent, format_tokens
 from qoins_tui.store import ServiceLine
 from qoins_tui.summary import MonthSummary, SourceRow
@@ -136,7 +140,7 @@ def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Con
         (row.label, "bold $secondary"),
         (f"  {about}", "$text-muted"),
         "\n",
-        (row.status, f"bold {status_style}".strip()),
+        (row.status_text, f"bold {status_style}".strip()),
         f" · {when} · this month ",
         money(row.spent, cur, "bold"),
     ]
@@ -147,6 +151,23 @@ def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Con
     if row.plan_value:
         parts.extend(
             [" · ", money(row.plan_value, cur), (" paid by plan", "$text-muted")]
+        )
+    for r in summary.reconciliation:
+        if r.source != row.name and r.provider not in row.providers:
+            continue
+        sign = "+" if r.difference > 0 else "−" if r.difference < 0 else "±"
+        parts.extend(
+            [
+                "\n",
+                (f"{r.provider} bill ", "$text-muted"),
+                money(r.billed, cur),
+                (f" · {r.source} estimate ", "$text-muted"),
+                money(r.estimated, cur),
+                f" ({sign}",
+                money(abs(r.difference), cur),
+                f") on {r.days} day{'s' if r.days != 1 else ''}",
+                (" · the bill counts", "$text-muted"),
+            ]
         )
     return Content.assemble(*parts)
 
@@ -241,11 +262,26 @@ class ServicesView(Vertical):
             "Clear filter",
             key_display="esc",
             tooltip="Clear the filter and show every source",
-        )
+        ),
+        Binding(
+            "k",
+            "key",
+            "Key",
+            tooltip="Store the selected source's API key in the OS keyring",
+        ),
+        # For a source that takes no key, k answers with a toast instead.
+        Binding("k", "no_key", show=False),
     ]
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret_keys: Callable[[str], Sequence[str]],
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
+        self.secret_keys = secret_keys
+        """The secrets a source takes, by the source's name; empty for most."""
         self.summary: MonthSummary | None = None
         self.zone: dt.tzinfo = dt.UTC
         self.filter_text = ""
@@ -286,6 +322,11 @@ class ServicesView(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return self.has_class("-filtering")
+        if action == "key":
+            row = self._selected_row()
+            return row is not None and bool(self.secret_keys(row.name))
+        if action == "no_key":
+            return self._selected_row() is not None
         return True
 
     def action_clear_filter(self) -> None:
@@ -295,6 +336,20 @@ class ServicesView(Vertical):
         self.table.focus()
         self.app.refresh_bindings()
         self._fill()
+
+    def action_key(self) -> None:
+        row = self._selected_row()
+        if row is not None:
+            enter_key(self, row, self.secret_keys(row.name))
+
+    def action_no_key(self) -> None:
+        row = self._selected_row()
+        if row is not None:
+            self.notify(
+                f"{row.label} ({row.title}) needs no API key.",
+                title="No key to store",
+                markup=False,
+            )
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -316,6 +371,7 @@ class ServicesView(Vertical):
     @on(DataTable.RowHighlighted, "#sources-table")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._preview(event.row_key.value)
+        self.refresh_bindings()
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(
@@ -409,6 +465,10 @@ class ServicesView(Vertical):
             room //= 2
         return self.table.styles.scrollbar_size_vertical if len(rows) > room else 0
 
+    def _selected_row(self) -> SourceRow | None:
+        key = self._selected_key()
+        return next((r for r in self.visible_rows if r.name == key), None)
+
     def _selected_key(self) -> str | None:
         table = self.table
         if not table.row_count:
@@ -439,7 +499,7 @@ class ServicesView(Vertical):
             "kind": (row.title, base),
             "provider": (", ".join(row.providers) or "—", base),
             "status": (
-                row.status,
+                row.status_text,
                 Style(color=colours[status_colour])
                 if status_colour
                 else Style(dim=True),
@@ -517,6 +577,23 @@ class ServicesView(Vertical):
         self.query_one("#services-total", Static).update(Content.assemble(*parts))
 
 
+def enter_key(widget: Widget, row: SourceRow, secret_keys: Sequence[str]) -> None:
+    """Open the masked field for the source's first secret; a toast confirms a
+    stored key."""
+
+    def closed(stored: bool | None) -> None:
+        if stored:
+            widget.notify(
+                f"The key of {row.label} is in the OS keyring; the next refresh "
+                "uses it.",
+                title="Key stored",
+                markup=False,
+            )
+
+    user = key_user(row.name, secret_keys, secret_keys[0])
+    widget.app.push_screen(KeyEntryScreen(row.label, user), closed)
+
+
 class SourceScreen(Screen[None]):
     """One source in full for the month on view; escape goes back."""
 
@@ -527,14 +604,28 @@ class SourceScreen(Screen[None]):
             "Back",
             key_display="esc",
             tooltip="Back to the Services tab",
-        )
+        ),
+        Binding(
+            "k",
+            "key",
+            "Key",
+            tooltip="Store this source's API key in the OS keyring",
+        ),
     ]
 
-    def __init__(self, row: SourceRow, summary: MonthSummary, zone: dt.tzinfo):
+    def __init__(
+        self,
+        row: SourceRow,
+        summary: MonthSummary,
+        zone: dt.tzinfo,
+        secret_keys: Sequence[str] = (),
+    ):
         super().__init__()
         self.row = row
         self.summary = summary
         self.zone = zone
+        self.secret_keys = secret_keys
+        """The secrets the source takes; ``k`` is shown only when there are any."""
         self.lines: list[ServiceLine] | None = None
 
     @property
@@ -569,6 +660,14 @@ class SourceScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "key":
+            return bool(self.secret_keys)
+        return True
+
+    def action_key(self) -> None:
+        enter_key(self, self.row, self.secret_keys)
 
     def show(self, row: SourceRow, summary: MonthSummary) -> None:
         """Draw the source for ``summary``'s month; its services arrive separately."""
@@ -610,16 +709,19 @@ class SourceScreen(Screen[None]):
             message = ""
         names = [_service_name(line) for line in lines]
         details = [_detail_name(line) for line in lines]
+        accounts = [line.account or "—" for line in lines]
         two_names = any(details)
+        by_account = any(line.account for line in lines)
         amounts = [self._amount(line) for line in lines]
         charges = [f"{line.charges:,}" for line in lines]
         charges_width = max([len("Charges"), *map(len, charges)])
         amount_width = max([len("Amount"), *(a.cell_len for a in amounts)])
+        name_columns = 1 + two_names + by_account
         name_room = (
             self._lines_width(len(lines))
             - charges_width
             - amount_width
-            - 2 * PADDING * (4 if two_names else 3)
+            - 2 * PADDING * (name_columns + 2)
         )
         widths = _share(
             name_room,
@@ -628,6 +730,11 @@ class SourceScreen(Screen[None]):
                 *(
                     [max([len("Model or SKU"), *map(len, details)])]
                     if two_names
+                    else []
+                ),
+                *(
+                    [max([len(self.row.account_label), *map(len, accounts)])]
+                    if by_account
                     else []
                 ),
             ],
@@ -639,6 +746,8 @@ class SourceScreen(Screen[None]):
         )
         if two_names:
             table.add_column("Model or SKU", key="detail", width=widths[1])
+        if by_account:
+            table.add_column(self.row.account_label, key="account", width=widths[-1])
         table.add_column(
             Text("Charges", justify="right"), key="charges", width=charges_width
         )
@@ -649,14 +758,16 @@ class SourceScreen(Screen[None]):
             blanks = [""] * (len(table.columns) - 1)
             table.add_row(Text(clip(message, widths[0]), style="dim"), *blanks)
             return
-        for line, name, detail, count, amount in zip(
-            lines, names, details, charges, amounts, strict=True
+        for line, name, detail, account, count, amount in zip(
+            lines, names, details, accounts, charges, amounts, strict=True
         ):
             cells = [Text(clip(name, widths[0]), no_wrap=True)]
             if two_names:
                 # Blank where the model repeats the service, a dash where there is none.
                 shown = detail or ("" if line.detail else "—")
                 cells.append(Text(clip(shown, widths[1]), no_wrap=True))
+            if by_account:
+                cells.append(Text(clip(account, widths[-1]), no_wrap=True))
             cells.extend([Text(count, justify="right"), amount])
             table.add_row(*cells)
 
@@ -690,6 +801,9 @@ class SourceScreen(Screen[None]):
             text.append(" + unpriced", style=Style(color=colours["warning"]))
         if line.plan:
             text.append(" plan", style=Style(dim=True))
+        if line.superseded:
+            text.stylize(Style(dim=True))
+            text.append(" not counted", style=Style(dim=True))
         return text
 
     def _show_counts(self) -> None:

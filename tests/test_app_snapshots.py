@@ -21,6 +21,7 @@ from qoins_tui.app import QoinsApp
 from qoins_tui.store import Store
 from tests import app_data
 from tests.conftest import make_settings
+from tests.keyrings import KEYED, MemoryKeyring, register_keyed, use_keyring
 
 SnapCompare = Callable[..., bool]
 NARROW = (80, 24)
@@ -152,4 +153,22 @@ def test_keys_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
         seeded_app(tmp_path),
         terminal_size=NARROW,
         run_before=pressing("question_mark"),
+    )
+
+
+def test_key_entry(
+    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key modal over the Services tab: a key is stored, a new one typed masked."""
+    register_keyed(monkeypatch)
+    keyring = MemoryKeyring()
+    keyring.keys[("qoins", "work_api")] = "sk-stored"
+    use_keyring(monkeypatch, keyring)
+    config = app_data.CONFIG.replace(
+        "services:\n", f"services:\n  work_api:\n    type: {KEYED}\n", 1
+    )
+    assert snap_compare(
+        seeded_app(tmp_path, config=config),
+        terminal_size=NARROW,
+        run_before=pressing("2", "ctrl+end", "k", *"sk-new"),
     )

@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import subprocess
 import sysconfig
-from collections.abc import Iterator
 from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
@@ -79,16 +77,6 @@ STATUS_KEYS = {
     "reconciliation",
     "sources",
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``main`` puts its own stderr handler on the root logger; restore pytest's."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture

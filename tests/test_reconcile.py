@@ -13,6 +13,7 @@ import duckdb
 
 from collectors.base import Charge, RecordBatch
 from qoins_tui.analysis import Month
+from qoins_tui.services import title_content
 from qoins_tui.status import status_object
 from qoins_tui.store import _MIGRATIONS, SCHEMA_VERSION, MonthQuery, Store
 from qoins_tui.summary import build_summary
@@ -230,3 +231,21 @@ def test_a_schema_1_store_migrates_forward_and_keeps_its_charges(
     assert store.schema_version() == SCHEMA_VERSION == 2
     assert store.source_state("aws") == {}
     assert store.daily_spend(NOVEMBER) == {dt.date(2026, 11, 2): Decimal("7.5")}
+
+
+def test_the_services_tab_shows_bill_and_estimate_on_both_sources(
+    store: Store,
+) -> None:
+    seed(store)
+    settings = make_settings()
+    now = dt.datetime(2026, 11, 4, 12, tzinfo=dt.UTC)
+    summary = build_summary(store, settings, Month(2026, 11), now)
+    rows = {row.name: row for row in summary.sources}
+
+    for name in ("anthropic", "claude_code"):
+        text = title_content(rows[name], summary, dt.UTC).plain
+
+        assert (
+            "Anthropic bill $10.00 · claude_code estimate $3.00 (−$7.00) on 1 day"
+            " · the bill counts"
+        ) in text, name
