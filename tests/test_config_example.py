@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from collectors import COLLECTOR_TYPES
 from qoins_tui.config import SOURCE_COMMON_KEYS, SUBSCRIPTION_KEYS, load_file
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.yml"
@@ -19,6 +20,10 @@ def test_example_loads_without_errors_or_warnings() -> None:
     assert [(s.name, s.type, s.error) for s in settings.sources] == [
         ("claude_code", "claude_code", None),
         ("codex", "codex", None),
+        ("gemini_cli", "gemini_cli", None),
+        ("openai", "openai", None),
+        ("anthropic", "anthropic", None),
+        ("cursor", "cursor", None),
         ("cloud_exports", "focus", None),
     ]
     assert [s.name for s in settings.subscriptions] == [
@@ -40,3 +45,12 @@ def test_example_mentions_every_source_and_subscription_key() -> None:
     assert written >= SUBSCRIPTION_KEYS
     for key in ("monthly_limit", "currency", "timezone", "rates", "billing", "paths"):
         assert key in written, key
+
+
+def test_example_mentions_every_setting_of_every_collector() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    written = set(re.findall(r"^\s*#?\s*([a-z_0-9]+):", text, flags=re.MULTILINE))
+
+    for kind in COLLECTOR_TYPES.values():
+        assert kind.type in written or f"type: {kind.type}" in text, kind.type
+        assert kind.settings_keys <= written, (kind.type, kind.settings_keys - written)
