@@ -2,7 +2,8 @@
 
 The cloud part is the FinOps Foundation's FOCUS sample (shipped in ``demo/`` with its
 licence), its dates moved into last month and this month up to now. The coding-agent
-logs and the subscriptions are generated, the same for a given day. Nothing of the
+logs (Claude Code, Codex CLI, Gemini CLI), a Cursor usage export and the
+subscriptions are generated, the same for a given day. Nothing of the
 user's is read and nothing is sent anywhere.
 """
 
@@ -46,6 +47,10 @@ services:
   codex:
     paths: ["{folder}/codex"]
     billing: plan
+  gemini_cli:
+    paths: ["{folder}/gemini"]
+  cursor:
+    paths: ["{folder}/cursor/*.csv"]
   cloud:
     type: focus
     paths: ["{folder}/cloud/*.csv"]
@@ -88,6 +93,8 @@ def build_demo(folder: Path, now: dt.datetime, timezone: str = "UTC") -> Setting
     _write_repositories(folder / "work")
     _write_claude_logs(folder / "claude" / "projects", folder / "work", now)
     _write_codex_logs(folder / "codex", folder / "work", now)
+    _write_gemini_logs(folder / "gemini" / "tmp", folder / "work", now)
+    _write_cursor_export(folder / "cursor", now)
     text = CONFIG.format(
         folder=folder.as_posix(),
         timezone=timezone,
@@ -261,3 +268,106 @@ def _write_session(
         with path.open("w", encoding="utf-8") as handle:
             for line in lines:
                 handle.write(json.dumps(line) + "\n")
+
+
+def _write_gemini_logs(tmp: Path, work: Path, now: dt.datetime) -> None:
+    """A Gemini CLI session on most weekdays of the last 30 days, in the older
+    whole-file JSON layout, with the project root file beside the chats."""
+    rng = random.Random(f"gemini {now.date().isoformat()}")
+    for day in range(30, -1, -1):
+        moment = now - dt.timedelta(days=day)
+        if moment.weekday() >= 5 or rng.random() < 0.3:
+            continue
+        project = rng.choice(PROJECTS)
+        chats = tmp / project / "chats"
+        chats.mkdir(parents=True, exist_ok=True)
+        (tmp / project / ".project_root").write_text(str(work / project))
+        clock = moment.replace(hour=rng.randint(8, 17), minute=rng.randint(0, 59))
+        session = f"gemini-{moment:%Y%m%d}-{project}"
+        messages = []
+        for turn in range(rng.randint(3, 12)):
+            clock += dt.timedelta(seconds=rng.randint(30, 300))
+            if clock >= now:
+                break
+            prompt = rng.randint(4000, 60000)
+            cached = rng.randint(0, prompt // 2)
+            output = rng.randint(100, 3000)
+            thoughts = rng.randint(0, 1500)
+            messages.append(
+                {
+                    "id": f"{session}-{turn}",
+                    "type": "gemini",
+                    "timestamp": clock.astimezone(dt.UTC).isoformat(),
+                    "content": "(demo)",
+                    "model": "gemini-2.5-pro" if turn % 4 else "gemini-2.5-flash",
+                    "tokens": {
+                        "input": prompt,
+                        "output": output,
+                        "cached": cached,
+                        "thoughts": thoughts,
+                        "tool": 0,
+                        "total": prompt + output + thoughts,
+                    },
+                }
+            )
+        if messages:
+            (chats / f"session-{session}.json").write_text(
+                json.dumps(
+                    {
+                        "sessionId": session,
+                        "startTime": messages[0]["timestamp"],
+                        "lastUpdated": messages[-1]["timestamp"],
+                        "messages": messages,
+                    }
+                )
+            )
+
+
+CURSOR_HEADER = (
+    "Date",
+    "Kind",
+    "Model",
+    "Max Mode",
+    "Input (w/ Cache Write)",
+    "Input (w/o Cache Write)",
+    "Cache Read",
+    "Output Tokens",
+    "Total Tokens",
+    "Cost",
+)
+
+
+def _write_cursor_export(folder: Path, now: dt.datetime) -> None:
+    """A Cursor usage export of the last 30 days: requests the plan includes, and
+    from the last ten days on-demand requests billed by the request."""
+    rng = random.Random(f"cursor {now.date().isoformat()}")
+    rows = []
+    for day in range(30, -1, -1):
+        moment = now - dt.timedelta(days=day)
+        for _ in range(rng.randint(0, 6) if moment.weekday() < 5 else 0):
+            when = moment.replace(hour=rng.randint(8, 18), minute=rng.randint(0, 59))
+            if when >= now:
+                continue
+            write, plain = rng.randint(0, 9000), rng.randint(500, 20000)
+            read, output = rng.randint(0, 120000), rng.randint(100, 4000)
+            on_demand = day < 10 and rng.random() < 0.4
+            cost = (write * 3.75 + plain * 3 + read * 0.3 + output * 15) / 1_000_000
+            rows.append(
+                (
+                    when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "On-Demand" if on_demand else "Included",
+                    "claude-4.5-sonnet",
+                    "No",
+                    str(write),
+                    str(plain),
+                    str(read),
+                    str(output),
+                    str(write + plain + read + output),
+                    f"${cost:.2f}" if on_demand else "Included",
+                )
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "usage-events.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(CURSOR_HEADER)
+        writer.writerows(sorted(rows, reverse=True))
