@@ -9,15 +9,19 @@ Claude Code writes one line per content block, each repeating the response's usa
 and a resumed session repeats earlier lines in a new file; so a response is keyed on
 ``message.id`` and ``requestId`` (``message.id`` alone when the request id is missing
 or empty) and the line with the most tokens wins across all files. Its
-``input_tokens`` excludes cache reads and writes (Anthropic's convention).
+``input_tokens`` excludes cache reads and writes (Anthropic's convention). A usage
+line without a ``timestamp`` is dated by its file's modification time, the last
+moment the session wrote; a timestamp that does not parse makes the line malformed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
+from collectors.base import BulkSpec
 from collectors.logfiles import AgentLogCollector, malformed_json_lines, sql_columns
 
 _COLUMNS = sql_columns(
@@ -43,7 +47,10 @@ WITH raw AS (
     SELECT filename, type, uuid, sessionId, cwd,
         coalesce(isSidechain, false) AS sidechain,
         coalesce(isApiErrorMessage, false) AS api_error,
-        try_cast(timestamp AS TIMESTAMPTZ) AS ts,
+        coalesce(
+            try_cast(timestamp AS TIMESTAMPTZ),
+            CASE WHEN timestamp IS NULL THEN file.modified END
+        ) AS ts,
         nullif(message.id, '') AS message_id,
         nullif(requestId, '') AS request_id,
         message.model AS model,
@@ -52,7 +59,10 @@ WITH raw AS (
             AND sessionId IS NULL AS broken
     FROM read_json($files, format = 'newline_delimited', ignore_errors = true,
                    filename = true, maximum_object_size = $max_object_size,
-                   columns = {_COLUMNS})
+                   columns = {_COLUMNS}) AS line
+    LEFT JOIN (
+        SELECT unnest($files) AS name, to_timestamp(unnest($modified)) AS modified
+    ) AS file ON file.name = line.filename
 ), tokens AS (
     SELECT *,
         coalesce(u.input_tokens, 0) AS input_tokens,
@@ -130,6 +140,11 @@ class ClaudeCodeCollector(AgentLogCollector):
     @classmethod
     def default_roots(cls) -> list[Path]:
         return default_project_dirs()
+
+    def spec(self, files: list[Path]) -> BulkSpec:
+        spec = super().spec(files)
+        modified = [path.stat().st_mtime for path in files]
+        return replace(spec, params={**spec.params, "modified": modified})
 
     def malformed_lines(self, path: Path) -> list[int]:
         return malformed_json_lines(path, required_key="type")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -435,16 +436,18 @@ def test_c07_today_in_tokyo(store: Store, claude_dir: Path) -> None:
 
 
 C13_TEXT = (
-    '{"type":"assistant","requestId":"r1","timestamp":"2025-04-02T10:00:00Z",'
-    '"message":{"id":"m1","model":"claude-test-s","usage":{"input_tokens":100,'
-    '"output_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}\n'
+    '{"type":"assistant","requestId":"r1","message":{"id":"m1","model":"claude-test-s",'
+    '"usage":{"input_tokens":100,"output_tokens":10,"cache_creation_input_tokens":0,'
+    '"cache_read_input_tokens":0}}}\n'
     '{"type":"assistant","requestId":"r2","message":{"id":"m2","model":"claude-test-s",'
     '"usage":{"input_tokens":5\n'
     '{"type":"assistant","uuid":"x","message":{"id":"m9","content":"bad \x01 byte"}}\n'
-    '{"type":"assistant","requestId":"r3","timestamp":"2025-04-02T11:00:00Z",'
-    '"message":{"id":"m3","model":"claude-test-s","usage":{"input_tokens":200,'
-    '"output_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0}}}'
+    '{"type":"assistant","requestId":"r3","message":{"id":"m3","model":"claude-test-s",'
+    '"usage":{"input_tokens":200,"output_tokens":20,"cache_creation_input_tokens":0,'
+    '"cache_read_input_tokens":0}}}'
 )
+"""CASES.md C13 as written (its lines carry no timestamp), with its variant's line
+holding a raw control character inserted before the last line."""
 
 
 def test_c13_malformed_lines_are_skipped_counted_and_located(
@@ -462,6 +465,31 @@ def test_c13_malformed_lines_are_skipped_counted_and_located(
     assert result.counts.malformed == 2
     assert result.counts.notes == [f"{path}: skipped malformed lines 2, 3"]
     assert "bad" not in " ".join(result.counts.notes)
+
+
+def test_an_undated_line_takes_its_files_time_and_a_bad_date_is_malformed(
+    store: Store, claude_dir: Path
+) -> None:
+    undated = json.loads(line("m1", "r1", usage(100, 10)))
+    del undated["timestamp"]
+    bad_date = json.loads(line("m2", "r2", usage(200, 20)))
+    bad_date["timestamp"] = "yesterday"
+    path = write_log(claude_dir, "s.jsonl", [json.dumps(undated), json.dumps(bad_date)])
+    written = dt.datetime(2025, 4, 2, 23, 30, tzinfo=dt.UTC)
+    os.utime(path, (written.timestamp(), written.timestamp()))
+
+    result = refresh(store, make_settings(RATES_S))
+
+    # The line with a date that does not parse is valid JSON, so no line number.
+    assert result.counts.malformed == 1
+    assert result.counts.notes == [
+        f"{path}: skipped 1 line without a field QOINs needs (a timestamp)"
+    ]
+    with store.connect() as con:
+        rows = con.execute(
+            "SELECT record_key, period_start FROM charges WHERE source = 'claude_code'"
+        ).fetchall()
+    assert rows == [("m1:r1", written)]
 
 
 def test_synthetic_error_and_other_lines_are_skipped(
@@ -657,25 +685,3 @@ def test_no_prompt_text_reaches_the_store(store: Store, claude_dir: Path) -> Non
                 str(r) for r in con.execute(f"SELECT * FROM {table}").fetchall()
             )
             assert "private words" not in text
-
-
-def test_usage_lines_without_a_timestamp_are_counted_and_said(
-    store: Store, claude_dir: Path
-) -> None:
-    no_time = json.loads(line("m2", "r2", usage(1_000_000)))
-    del no_time["timestamp"]
-    path = write_log(
-        claude_dir,
-        "s.jsonl",
-        [line("m1", "r1", usage(1_000_000)), json.dumps(no_time), '{"type":"assi'],
-    )
-
-    result = refresh(store, make_settings(RATES_S))
-
-    # Only m1 counts: 1,000,000 × 3.00 → $3.00.
-    assert total(store) == Decimal("3.00")
-    assert result.counts.malformed == 2
-    assert result.counts.notes == [
-        f"{path}: skipped malformed line 3; 1 line without a field QOINs needs "
-        "(a timestamp)"
-    ]
