@@ -493,7 +493,6 @@ class ApiClient:
     ) -> ApiUnreachable:
         import httpx
 
-        host = self._client.base_url.host
         problem = self._redact(str(exc)) or "no detail"
         tries = f" (after {attempts} attempts)" if attempts > 1 else ""
         advice = "Check the network and the source's base_url, then refresh."
@@ -503,7 +502,7 @@ class ApiClient:
                 "timeout if the provider is slow, then refresh."
             )
         return ApiUnreachable(
-            f"{self.source}: GET {host}{path} failed{tries}: "
+            f"{self._request(path)} failed{tries}: "
             f"{type(exc).__name__}: {problem}. {advice}"
         )
 
@@ -523,7 +522,8 @@ class ApiClient:
         )
 
     def _request(self, path: str) -> str:
-        return f"{self.source}: GET {path}"
+        """The request in words, with the whole URL: a wrong base_url shows."""
+        return f"GET {str(self._client.base_url).rstrip('/')}{path}"
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
@@ -634,7 +634,9 @@ def source_settings(context: SourceContext, default_base_url: str) -> ApiSetting
     try:
         return parse_api_settings(context.settings, default_base_url)
     except SettingError as exc:
-        raise CollectorError(f"{context.name}.{exc.key}: {exc.problem}") from exc
+        raise CollectorError(
+            f"services.{context.name}.{exc.key}: {exc.problem}"
+        ) from exc
 
 
 def require_key(context: SourceContext, auth_hint: str) -> str:
@@ -642,7 +644,7 @@ def require_key(context: SourceContext, auth_hint: str) -> str:
     key = context.secrets.get("api_key")
     if not key:
         raise CollectorError(
-            f"{context.name}: no API key. It needs {auth_hint}; store it with "
+            f"no API key. It needs {auth_hint}; store it with "
             f"`qoins keys set {context.name}`, or set api_key to a ${{VARIABLE}}."
         )
     return key
@@ -719,7 +721,7 @@ def read_window(context: SourceContext, settings: ApiSettings) -> ReadWindow:
     since = settings.since or default_since(today)
     if since > today:
         raise CollectorError(
-            f"{context.name}.since: {since.isoformat()} is after today "
+            f"services.{context.name}.since: {since.isoformat()} is after today "
             f"({today.isoformat()}, UTC); set a day that has passed."
         )
     since_setting = settings.since.isoformat() if settings.since else "default"

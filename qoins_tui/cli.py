@@ -102,12 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument(
         "--format",
         choices=IMPORT_FORMATS,
-        help="the files' format; detected from the header when not given",
+        help=(
+            "the files' format, detected from the header when not given; this version "
+            "reads focus and cursor, and refuses gcp and azure"
+        ),
     )
 
     name_help = (
-        "the source's name under services in config.yml; NAME.FIELD for its second "
-        "secret, notify.CHANNEL for a notification channel's"
+        "the source's name under services in config.yml, such as openai (NAME.FIELD "
+        "for a source's second secret)"
     )
     keys_parser = commands.add_parser(
         "keys",
@@ -324,7 +327,10 @@ def _import(args: argparse.Namespace) -> int:
         [result] = import_files(settings, store, [path], fmt=fmt)
         name = str(path.resolve())
         if not result.ok:
-            _say(f"qoins: {name}: not imported: {result.error}")
+            error = result.error or "unknown error"
+            # Most errors name the file and say it was not imported already.
+            said = name in error or str(path) in error
+            _say(f"qoins: {error}" if said else f"qoins: {name}: not imported: {error}")
             failed += 1
         elif fmt == "cursor":
             _say(_merged_summary(name, result))
@@ -402,7 +408,7 @@ def _app(args: argparse.Namespace) -> int:
         return _demo()
     from qoins_tui.app import QoinsApp
 
-    QoinsApp(settings, store, config_error=config_error).run()
+    QoinsApp(settings, store, config_error=config_error, refresh_on_start=True).run()
     return 0
 
 
@@ -432,6 +438,7 @@ def _keys(args: argparse.Namespace) -> int:
             f"qoins: stored the key of {name} in the OS keyring (service "
             f"{keys.SERVICE}, user {name})."
         )
+        _unused_key_note(args, name)
     elif args.keys_command == "delete":
         name = keys.check_name(args.name)
         if keys.delete_key(name):
@@ -441,6 +448,28 @@ def _keys(args: argparse.Namespace) -> int:
     else:
         _keys_list(args)
     return 0
+
+
+def _unused_key_note(args: argparse.Namespace, name: str) -> None:
+    """Say so when no source in config.yml would use a key stored under ``name``,
+    which is most often a typo."""
+    try:
+        settings = load_settings(args.config)
+    except ConfigError:
+        return
+    users = {
+        keys.key_user(source.name, secret_keys, field)
+        for source in settings.sources
+        if (secret_keys := keys.source_secret_keys(settings, source.name))
+        for field in secret_keys
+    }
+    if name in users or name.startswith("notify."):
+        return
+    takers = ", ".join(sorted(users)) or "none"
+    _say(
+        f"qoins: note: no source in config.yml takes a key named {name} (those that "
+        f"do: {takers}); check the name, or add the source under services."
+    )
 
 
 def _read_key(name: str) -> str:

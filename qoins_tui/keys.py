@@ -338,12 +338,14 @@ def _from_setting(
     text = "" if setting is None else str(setting)
     if not text:
         if unavailable is not None:
+            reason = unavailable.message
             raise KeyringUnavailable(
-                f"{name}: {field} is not in config.yml, and {unavailable.message}"
+                f"no {field}: services.{name} in config.yml sets none, and "
+                f"{reason[:1].lower()}{reason[1:]}"
             )
         raise MissingSecretError(
-            f'{name}: no {field} stored. Run "qoins keys set {user}" to keep it in '
-            f'the OS keyring, or set {field}: "${{VAR}}" under services.{name} in '
+            f'no {field} stored. Run "qoins keys set {user}" to keep it in the OS '
+            f'keyring, or set {field}: "${{VAR}}" under services.{name} in '
             "config.yml with the key in that environment variable."
         )
     try:
@@ -359,8 +361,8 @@ def _from_setting(
         ) from None
     if not value.strip():
         raise MissingSecretError(
-            f"{name}: {field} in config.yml comes out empty. Set the variable it "
-            f'names to the key, or run "qoins keys set {user}".'
+            f"services.{name}.{field} in config.yml comes out empty. Set the variable "
+            f'it names to the key, or run "qoins keys set {user}".'
         )
     logger.debug("%s: %s from config.yml", name, field)
     return value
@@ -403,7 +405,8 @@ def key_report(settings: Settings) -> KeyReport:
             wanted[user] = (source.name, secret, source.settings.get(secret))
     error = None
     statuses = []
-    for user in sorted(wanted.keys() | set(stored_names())):
+    users = sorted(wanted.keys() | set(stored_names()))
+    for user in users:
         in_keyring = None
         if error is None:
             try:
@@ -412,6 +415,12 @@ def key_report(settings: Settings) -> KeyReport:
                 error = exc.message
         owner, field, setting = wanted.get(user, (None, None, None))
         statuses.append(_status(user, owner, field, setting, in_keyring))
+    if not users:
+        # Nothing to look up; still say whether a key could be stored.
+        try:
+            _call(lambda backend: None)
+        except KeyringUnavailable as exc:
+            error = exc.message
     return KeyReport(statuses, error)
 
 

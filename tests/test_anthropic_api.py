@@ -382,7 +382,9 @@ def test_an_ordinary_key_is_refused_with_the_key_kind_needed() -> None:
         collect(refuse)
 
     message = str(caught.value)
-    assert message.startswith("anthropic: GET /v1/organizations/cost_report")
+    assert message.startswith(
+        "GET https://api.anthropic.com/v1/organizations/cost_report"
+    )
     assert "401" in message
     assert "an Admin API key (sk-ant-admin…)" in message
     assert KEY not in message
@@ -395,7 +397,8 @@ def test_an_amount_that_is_not_a_number_is_a_clear_error() -> None:
     with pytest.raises(ApiFormatError) as caught:
         collect(MockAnthropic(costs=broken))
 
-    assert "anthropic: GET /v1/organizations/cost_report" in str(caught.value)
+    url = "https://api.anthropic.com/v1/organizations/cost_report"
+    assert f"GET {url}" in str(caught.value)
 
 
 def test_has_more_without_next_page_fails_the_source() -> None:

@@ -384,7 +384,7 @@ def test_a_500_on_every_attempt_fails_the_source_and_keeps_what_was_stored(
 
     assert not result.ok
     assert result.error is not None
-    assert f"{api.name}: GET {api.cost_path} answered 500" in result.error
+    assert f"GET https://{api.host}{api.cost_path} answered 500" in result.error
     assert api.server_error in result.error
     assert "(after 4 attempts)" in result.error
     assert api.key not in result.error
@@ -413,7 +413,7 @@ def test_a_refused_key_fails_saying_which_key_is_needed(
 
     assert not result.ok
     assert result.error is not None
-    assert f"{api.name}: GET {api.cost_path} answered 401" in result.error
+    assert f"GET https://{api.host}{api.cost_path} answered 401" in result.error
     assert api.key_kind in result.error
     # The provider's message echoes the key; the error must not.
     assert api.key not in result.error
@@ -460,7 +460,7 @@ def test_a_malformed_body_fails_its_source_alone(
     broken = outcome[api.name]
     assert not broken.ok
     assert broken.error is not None
-    assert broken.error.startswith(f"{api.name}: GET {api.cost_path} answered")
+    assert broken.error.startswith(f"GET https://{api.host}{api.cost_path} answered")
     assert problem in broken.error
     assert outcome[other.name].ok, outcome[other.name].error
     # The broken source keeps its rows; the other stores its whole read.

@@ -120,7 +120,7 @@ def test_has_more_without_a_cursor_raises_instead_of_a_partial_total() -> None:
     with pytest.raises(ApiFormatError) as caught:
         sent.client.read_pages(PATH, {}, amounts)
 
-    assert "demo: GET /v1/things" in str(caught.value)
+    assert "GET https://api.example.test/v1/things" in str(caught.value)
     assert "next_page" in str(caught.value)
 
 
@@ -153,7 +153,7 @@ def test_an_element_of_the_wrong_shape_names_the_missing_field() -> None:
     with pytest.raises(ApiFormatError) as caught:
         sent.client.read_pages(PATH, {}, amounts)
 
-    assert "demo: GET /v1/things" in str(caught.value)
+    assert "GET https://api.example.test/v1/things" in str(caught.value)
     assert "'amount' is missing" in str(caught.value)
 
 
@@ -174,7 +174,7 @@ def test_a_body_that_is_not_json_names_source_and_path() -> None:
         sent.client.get_json(PATH, {"start_time": 1})
 
     message = str(caught.value)
-    assert message.startswith("demo: GET /v1/things answered 200")
+    assert message.startswith("GET https://api.example.test/v1/things answered 200")
     assert "not JSON" in message
     assert "Welcome to the proxy" in message
     assert "start_time" not in message
@@ -217,7 +217,7 @@ def test_a_500_on_every_attempt_fails_after_backing_off() -> None:
     assert sent.waits == [1.0, 2.0, 4.0]
     message = str(caught.value)
     assert caught.value.status == 500
-    assert message.startswith("demo: GET /v1/things answered 500")
+    assert message.startswith("GET https://api.example.test/v1/things answered 500")
     assert "The server had an error" in message
     assert "after 4 attempts" in message
 
@@ -255,7 +255,7 @@ def test_a_host_that_never_answers_fails_with_the_host_and_advice() -> None:
         sent.client.get_json(PATH)
 
     message = str(caught.value)
-    assert "demo: GET api.example.test/v1/things failed (after 4 attempts)" in message
+    assert "GET https://api.example.test/v1/things failed (after 4 attempts)" in message
     assert "ReadTimeout" in message
     assert "timeout" in message
     assert sent.waits == [1.0, 2.0, 4.0]
@@ -305,7 +305,9 @@ def test_a_401_says_which_key_is_needed_and_never_shows_the_key() -> None:
         sent.client.get_json(PATH)
 
     message = str(caught.value)
-    assert message.startswith("demo: GET /v1/things answered 401 Unauthorized")
+    assert message.startswith(
+        "GET https://api.example.test/v1/things answered 401 Unauthorized"
+    )
     assert "Incorrect API key provided: sk-admin-[redacted]" in message
     assert HINT in message
     assert "qoins keys set demo" in message

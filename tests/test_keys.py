@@ -408,7 +408,7 @@ def test_neither_keyring_nor_setting_says_how_to_give_the_key(
     with pytest.raises(MissingSecretError) as caught:
         keys.source_secrets("openai", ("api_key",), {})
     assert caught.value.message == (
-        'openai: no api_key stored. Run "qoins keys set openai" to keep it in the OS '
+        'no api_key stored. Run "qoins keys set openai" to keep it in the OS '
         'keyring, or set api_key: "${VAR}" under services.openai in config.yml with '
         "the key in that environment variable."
     )
@@ -433,7 +433,8 @@ def test_no_keyring_and_no_setting_gives_the_keyring_message(
     with pytest.raises(KeyringUnavailable) as caught:
         keys.source_secrets("openai", ("api_key",), {})
     assert caught.value.message.startswith(
-        "openai: api_key is not in config.yml, and No OS keyring is available"
+        "no api_key: services.openai in config.yml sets none, and no OS keyring is "
+        "available"
     )
 
 
@@ -679,6 +680,19 @@ def test_keys_list_with_nothing_to_list_says_so(
     )
 
 
+def test_keys_list_with_nothing_to_list_still_checks_the_keyring(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_keyring(monkeypatch, fail.Keyring())
+    assert main(["keys", "list", "--json"]) == 0
+    out, err = capsys.readouterr()
+    listed = json.loads(out)
+    assert listed["keys"] == []
+    assert listed["keyring"]["available"] is False
+    assert listed["keyring"]["error"].startswith("No OS keyring is available")
+    assert err.startswith("qoins: the keyring cannot be read: No OS keyring")
+
+
 def test_keys_delete_removes_the_key_and_its_name(
     memory: MemoryKeyring,
     monkeypatch: pytest.MonkeyPatch,
@@ -735,3 +749,27 @@ def test_keys_help_lists_its_actions(capsys: pytest.CaptureFixture[str]) -> None
         "remove a key from the keyring",
     ):
         assert action in out
+
+
+def test_keys_set_under_a_name_no_source_uses_says_so(
+    memory: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("services:\n  openai: {}\n  claude_code: {}\n", encoding="utf-8")
+    stdin(monkeypatch, "sk-admin-typo")
+
+    assert main(["--config", str(config), "keys", "set", "opnai"]) == 0
+
+    assert memory.keys == {("qoins", "opnai"): "sk-admin-typo"}
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "qoins: note: no source in config.yml takes a key named opnai (those that "
+        "do: openai); check the name, or add the source under services."
+    )
+
+    stdin(monkeypatch, "sk-admin-right")
+    assert main(["--config", str(config), "keys", "set", "openai"]) == 0
+    assert "note:" not in capsys.readouterr().err

@@ -367,7 +367,9 @@ def test_a_project_key_is_refused_with_the_key_kind_needed() -> None:
         collect(refuse)
 
     message = str(caught.value)
-    assert message.startswith("openai: GET /v1/organization/costs answered 401")
+    assert message.startswith(
+        "GET https://api.openai.com/v1/organization/costs answered 401"
+    )
     assert "an admin key (sk-admin-…) from an organization owner" in message
     assert KEY not in message
     assert "T3stOnly" not in message
