@@ -225,6 +225,7 @@ class QoinsApp(App[None]):
         clock: Callable[[], dt.datetime] | None = None,
         demo: bool = False,
         config_error: str | None = None,
+        refresh_on_start: bool = False,
     ) -> None:
         super().__init__(css_path=["dashboard.tcss", "services.tcss"])
         self.settings = settings
@@ -232,6 +233,8 @@ class QoinsApp(App[None]):
         self.clock = clock or _utc_now
         self.demo = demo
         self.config_error = config_error
+        self.refresh_on_start = refresh_on_start
+        """Refresh once the first read shows a source never refreshed or stale."""
         self.reader = Store(store.path, wait_s=min(store.wait_s, READ_WAIT_S))
         self.summary: MonthSummary | None = None
         self.has_data = True
@@ -346,6 +349,13 @@ class QoinsApp(App[None]):
             self._follow_source(self.screen, message.summary)
         self._update_header()
         self.refresh_bindings()
+        if self.refresh_on_start:
+            self.refresh_on_start = False
+            behind = any(
+                r.status in ("never", "stale") for r in message.summary.sources
+            )
+            if behind and message.has_data and not self.config_error:
+                self.action_refresh()
 
     def _follow_source(self, screen: SourceScreen, summary: MonthSummary) -> None:
         row = next((r for r in summary.sources if r.name == screen.source), None)

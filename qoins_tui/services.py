@@ -210,6 +210,12 @@ def notes_content(row: SourceRow) -> Content:
     counts = row.counts
     parts = [Content.styled(f"✖ {problem}", "$error") for problem in counts.problems]
     parts.extend(Content.styled(f"• {note}", "$text-muted") for note in counts.notes)
+    if not parts and row.error:
+        parts = [
+            Content.styled(
+                "✖ The last refresh failed before it read anything.", "$error"
+            )
+        ]
     if not parts:
         parts = [Content.styled("None in the last refresh.", "$text-muted")]
     return Content("\n").join(parts)
@@ -345,11 +351,7 @@ class ServicesView(Vertical):
     def action_no_key(self) -> None:
         row = self._selected_row()
         if row is not None:
-            self.notify(
-                f"{row.label} ({row.title}) needs no API key.",
-                title="No key to store",
-                markup=False,
-            )
+            say_no_key(self, row)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -577,6 +579,14 @@ class ServicesView(Vertical):
         self.query_one("#services-total", Static).update(Content.assemble(*parts))
 
 
+def say_no_key(widget: Widget, row: SourceRow) -> None:
+    widget.notify(
+        f"{row.label} ({row.title}) needs no API key.",
+        title="No key to store",
+        markup=False,
+    )
+
+
 def enter_key(widget: Widget, row: SourceRow, secret_keys: Sequence[str]) -> None:
     """Open the masked field for the source's first secret; a toast confirms a
     stored key."""
@@ -611,6 +621,7 @@ class SourceScreen(Screen[None]):
             "Key",
             tooltip="Store this source's API key in the OS keyring",
         ),
+        Binding("k", "no_key", show=False),
     ]
 
     def __init__(
@@ -664,10 +675,15 @@ class SourceScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "key":
             return bool(self.secret_keys)
+        if action == "no_key":
+            return not self.secret_keys
         return True
 
     def action_key(self) -> None:
         enter_key(self, self.row, self.secret_keys)
+
+    def action_no_key(self) -> None:
+        say_no_key(self, self.row)
 
     def show(self, row: SourceRow, summary: MonthSummary) -> None:
         """Draw the source for ``summary``'s month; its services arrive separately."""

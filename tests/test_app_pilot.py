@@ -16,6 +16,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from textual.worker import WorkerFailed
 import qoins_tui.app
 from qoins_tui.analysis import Month
 from qoins_tui.app import QoinsApp, QoinsThemes, lock_holder
+from qoins_tui.config import Settings, load_file
 from qoins_tui.dashboard import (
     BudgetPanel,
     DailyPanel,
@@ -1039,3 +1041,45 @@ def test_header_time_is_in_the_budget_zone() -> None:
     assert format_when(moment, dt.date(2026, 12, 24), zone) == "11:12"
     assert format_when(moment, dt.date(2026, 12, 25), zone) == "Dec 24 11:12"
     assert format_when(moment, dt.date(2026, 12, 25), zone, short=True) == "Dec 24"
+
+
+def one_subscription(tmp_path: Path) -> Settings:
+    """A config file whose one source, a subscription, bills $10 on 5 December."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "subscriptions:\n"
+        "  - {name: Tool, provider: Vendor, amount: 10.00, currency: USD,\n"
+        "     period: monthly, start: 2026-12-05}\n",
+        encoding="utf-8",
+    )
+    return load_file(config)
+
+
+async def test_a_source_never_refreshed_is_refreshed_on_start(tmp_path: Path) -> None:
+    app = QoinsApp(
+        one_subscription(tmp_path),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+        refresh_on_start=True,
+    )
+    async with running(app, NARROW) as pilot:
+        await settle(pilot)
+        assert app.summary is not None
+        [row] = app.summary.sources
+        # Billed on 5 December, before the clock's 24 December.
+        assert (row.name, row.spent) == ("subscriptions", Decimal("10.00"))
+        assert row.status != "never"
+
+
+async def test_without_refresh_on_start_nothing_refreshes(tmp_path: Path) -> None:
+    app = QoinsApp(
+        one_subscription(tmp_path),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+    )
+    async with running(app, NARROW) as pilot:
+        await settle(pilot)
+        assert app.summary is not None
+        assert [(r.name, r.status, r.spent) for r in app.summary.sources] == [
+            ("subscriptions", "never", Decimal(0))
+        ]

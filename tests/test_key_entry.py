@@ -23,7 +23,7 @@ from textual.worker import WorkerFailed
 from qoins_tui import keys
 from qoins_tui.app import QoinsApp
 from qoins_tui.key_entry import KeyEntryScreen
-from qoins_tui.services import SourceScreen
+from qoins_tui.services import SourceScreen, notes_content
 from qoins_tui.store import Store
 from tests import app_data
 from tests.conftest import make_settings
@@ -257,12 +257,17 @@ async def test_help_lists_the_key_once(app: QoinsApp) -> None:
 
 
 async def test_k_on_the_source_screen_stores_its_key(
-    app: QoinsApp, memory: MemoryKeyring
+    app: QoinsApp, memory: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    toasts = record_toasts(monkeypatch, app)
     async with on_services(app) as pilot:
         await press(pilot, "enter")
         assert isinstance(app.screen, SourceScreen)
         assert "k" not in footer_keys(app)
+        await press(pilot, "k")
+        assert [(t.title, t.message) for t in toasts] == [
+            ("No key to store", "claude_code (Claude Code logs) needs no API key.")
+        ]
         await press(pilot, "escape", "down", "enter")
         assert isinstance(app.screen, SourceScreen)
         assert "k" in footer_keys(app)
@@ -289,6 +294,9 @@ async def test_a_refresh_without_a_key_shows_no_key_until_one_is_stored(
         # The status contract knows failed only; "no key" says why.
         assert (row.status, row.no_key) == ("failed", True)
         assert row.error is not None and "qoins keys set work_api" in row.error
+        assert notes_content(row).plain == (
+            "✖ The last refresh failed before it read anything."
+        )
 
         await press(pilot, "down", "k", *SECRET, "enter", "r")
 
