@@ -18,17 +18,13 @@ the long-context rates.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
-from collectors.base import Charge, PriceTokens, RecordBatch, RecordCollector, Tokens
+from collectors.base import Charge, PriceTokens, Tokens
 from collectors.http import (
-    API_SETTINGS,
     ApiClient,
-    check_api_settings,
-    read_window,
-    require_key,
-    source_settings,
+    DailyReportCollector,
+    ReadWindow,
     to_count,
     to_decimal,
     to_text,
@@ -57,7 +53,7 @@ COST_KEY_FIELDS = (
 """A cost result's dimensions besides its day: together they tell results apart."""
 
 
-class AnthropicCollector(RecordCollector):
+class AnthropicCollector(DailyReportCollector):
     """Anthropic API spend: the cost report's bills and the usage report's estimates.
 
     Priority Tier costs never appear in the cost report.
@@ -66,44 +62,30 @@ class AnthropicCollector(RecordCollector):
     type = "anthropic"
     title = "Anthropic API"
     account_label = "Workspace"
-    secret_keys = ("api_key",)
-    settings_keys = API_SETTINGS
+    default_base_url = DEFAULT_BASE_URL
+    auth_hint = AUTH_HINT
 
-    @classmethod
-    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
-        return check_api_settings(settings, DEFAULT_BASE_URL)
+    def headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": API_VERSION}
 
-    def collect(self) -> RecordBatch:
-        context = self.context
-        settings = source_settings(context, DEFAULT_BASE_URL)
-        window = read_window(context, settings)
-        key = require_key(context, AUTH_HINT)
+    def read(self, client: ApiClient, window: ReadWindow) -> list[Charge]:
         span = {
             "starting_at": rfc3339(window.start),
             "ending_at": rfc3339(window.end),
             "bucket_width": "1d",
             "limit": PAGE_DAYS,
         }
-
-        with ApiClient.for_source(
-            context,
-            settings,
-            headers={"x-api-key": key, "anthropic-version": API_VERSION},
-            auth_hint=AUTH_HINT,
-        ) as client:
-            costs = client.read_pages(
-                COST_PATH,
-                {**span, "group_by[]": ["workspace_id", "description"]},
-                cost_charges,
-            )
-            usage = client.read_pages(
-                USAGE_PATH,
-                {**span, "group_by[]": ["model", "workspace_id", "context_window"]},
-                self._usage_charges,
-            )
-
-        charges = costs + usage
-        return window.batch(charges, read=len(charges))
+        costs = client.read_pages(
+            COST_PATH,
+            {**span, "group_by[]": ["workspace_id", "description"]},
+            cost_charges,
+        )
+        usage = client.read_pages(
+            USAGE_PATH,
+            {**span, "group_by[]": ["model", "workspace_id", "context_window"]},
+            self._usage_charges,
+        )
+        return costs + usage
 
     def _usage_charges(self, bucket: Any) -> list[Charge]:
         day = bucket_day(bucket)

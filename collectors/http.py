@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 from collectors.base import (
@@ -43,6 +43,7 @@ from collectors.base import (
     CollectorError,
     Price,
     RecordBatch,
+    RecordCollector,
     SourceContext,
     Tokens,
 )
@@ -741,3 +742,40 @@ def _state_date(value: str | None) -> dt.date | None:
     except ValueError:
         logger.warning("ignoring a stored read position that is not a date: %r", value)
         return None
+
+
+class DailyReportCollector(RecordCollector):
+    """A provider's daily cost and usage reports read over HTTP with an admin key.
+
+    A run reads the window :func:`read_window` gives and replaces what the source
+    stored from its first day on. Subclasses name their API and read its reports.
+    """
+
+    secret_keys = ("api_key",)
+    settings_keys = API_SETTINGS
+    default_base_url: ClassVar[str]
+    auth_hint: ClassVar[str]
+    """The key a 401, 403 or missing key asks for."""
+
+    @classmethod
+    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
+        return check_api_settings(settings, cls.default_base_url)
+
+    def collect(self) -> RecordBatch:
+        context = self.context
+        settings = source_settings(context, self.default_base_url)
+        window = read_window(context, settings)
+        key = require_key(context, self.auth_hint)
+        with ApiClient.for_source(
+            context, settings, headers=self.headers(key), auth_hint=self.auth_hint
+        ) as client:
+            charges = self.read(client, window)
+        return window.batch(charges, read=len(charges))
+
+    def headers(self, key: str) -> dict[str, str]:
+        """The request headers that carry ``key``."""
+        raise NotImplementedError
+
+    def read(self, client: ApiClient, window: ReadWindow) -> list[Charge]:
+        """Every charge of the window: the bills, then the usage estimates."""
+        raise NotImplementedError

@@ -16,17 +16,13 @@ which carry the batch discount, are what counts.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
-from collectors.base import Charge, PriceTokens, RecordBatch, RecordCollector, Tokens
+from collectors.base import Charge, PriceTokens, Tokens
 from collectors.http import (
-    API_SETTINGS,
     ApiClient,
-    check_api_settings,
-    read_window,
-    require_key,
-    source_settings,
+    DailyReportCollector,
+    ReadWindow,
     to_count,
     to_decimal,
     to_text,
@@ -45,57 +41,39 @@ COSTS_PAGE_DAYS = 180
 USAGE_PAGE_DAYS = 31
 
 
-class OpenAICollector(RecordCollector):
+class OpenAICollector(DailyReportCollector):
     """OpenAI API spend: the Costs API's bills and the Usage API's estimates."""
 
     type = "openai"
     title = "OpenAI API"
     account_label = "Project"
-    secret_keys = ("api_key",)
-    settings_keys = API_SETTINGS
+    default_base_url = DEFAULT_BASE_URL
+    auth_hint = AUTH_HINT
 
-    @classmethod
-    def check_settings(cls, settings: Mapping[str, Any]) -> tuple[str, str] | None:
-        return check_api_settings(settings, DEFAULT_BASE_URL)
+    def headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
 
-    def collect(self) -> RecordBatch:
-        context = self.context
-        settings = source_settings(context, DEFAULT_BASE_URL)
-        window = read_window(context, settings)
-        key = require_key(context, AUTH_HINT)
+    def read(self, client: ApiClient, window: ReadWindow) -> list[Charge]:
         span = {
             "start_time": int(window.start.timestamp()),
             "end_time": int(window.end.timestamp()),
             "bucket_width": "1d",
         }
-
-        with ApiClient.for_source(
-            context,
-            settings,
-            headers={"Authorization": f"Bearer {key}"},
-            auth_hint=AUTH_HINT,
-        ) as client:
-            costs = client.read_pages(
-                COSTS_PATH,
-                {
-                    **span,
-                    "group_by[]": ["project_id", "line_item"],
-                    "limit": COSTS_PAGE_DAYS,
-                },
-                cost_charges,
-            )
-            usage = client.read_pages(
-                USAGE_PATH,
-                {
-                    **span,
-                    "group_by[]": ["model", "project_id"],
-                    "limit": USAGE_PAGE_DAYS,
-                },
-                self._usage_charges,
-            )
-
-        charges = costs + usage
-        return window.batch(charges, read=len(charges))
+        costs = client.read_pages(
+            COSTS_PATH,
+            {
+                **span,
+                "group_by[]": ["project_id", "line_item"],
+                "limit": COSTS_PAGE_DAYS,
+            },
+            cost_charges,
+        )
+        usage = client.read_pages(
+            USAGE_PATH,
+            {**span, "group_by[]": ["model", "project_id"], "limit": USAGE_PAGE_DAYS},
+            self._usage_charges,
+        )
+        return costs + usage
 
     def _usage_charges(self, bucket: Any) -> list[Charge]:
         day = bucket_day(bucket)
