@@ -11,6 +11,7 @@ module and nothing of the UI.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -258,3 +259,26 @@ class BulkCollector(Collector):
     def repositories(self, origins: Iterable[str]) -> dict[str, str | None]:
         """The git repository name of each working folder, where one is found."""
         return {}
+
+
+def files_matching(
+    patterns: Iterable[str], *, given: Iterable[str] | None
+) -> list[Path]:
+    """The files a file source reads: ``given`` (one import's files) when set, else
+    every file the ``paths`` globs match (``~`` expanded, ``**`` recursive), each
+    once, resolved and sorted. No match fails the source, naming the patterns."""
+    if given is not None:
+        return [Path(p) for p in given]
+    patterns = list(patterns)
+    found: dict[str, Path] = {}
+    for pattern in patterns:
+        for name in sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True)):
+            path = Path(name)
+            if path.is_file():
+                found.setdefault(str(path.resolve()), path.resolve())
+    if not found:
+        raise CollectorError(
+            f"no file matches paths ({', '.join(patterns)}); check the patterns, "
+            "or remove them until the first export arrives."
+        )
+    return sorted(found.values())

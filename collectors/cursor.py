@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import glob
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -53,7 +52,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from collectors.base import Charge, CollectorError, RecordBatch, RecordCollector
+from collectors.base import (
+    Charge,
+    CollectorError,
+    RecordBatch,
+    RecordCollector,
+    files_matching,
+)
 
 PROVIDER = "Cursor"
 REQUIRED = ("Date", "Model", "Cost")
@@ -366,22 +371,11 @@ class CursorCollector(RecordCollector):
 
     def files(self) -> list[Path]:
         given = self.context.extra.get("files")
-        if given is not None:
-            return [Path(p) for p in given]
         patterns = self.context.settings.get("paths") or []
-        found: dict[str, Path] = {}
-        for pattern in patterns:
-            expanded = str(Path(pattern).expanduser())
-            for name in sorted(glob.glob(expanded, recursive=True)):
-                path = Path(name)
-                if path.is_file():
-                    found.setdefault(str(path.resolve()), path.resolve())
-        if patterns and not found:
-            raise CollectorError(
-                f"no file matches paths ({', '.join(patterns)}); check the patterns, "
-                "or remove them until the first export is downloaded."
-            )
-        return sorted(found.values())
+        if given is None and not patterns:
+            # Only imported: nothing to read on a refresh.
+            return []
+        return files_matching(patterns, given=given)
 
     def collect(self) -> RecordBatch:
         charges: list[Charge] = []

@@ -13,7 +13,6 @@ the file: a changed file's rows replace its earlier ones.
 from __future__ import annotations
 
 import csv
-import glob
 import gzip
 import io
 import json
@@ -21,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from collectors.base import BulkCollector, BulkSpec, CollectorError
+from collectors.base import BulkCollector, BulkSpec, files_matching
 
 REQUIRED = ("BilledCost", "BillingCurrency", "ChargePeriodStart", "ServiceName")
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
@@ -252,23 +251,10 @@ class FocusCollector(BulkCollector):
         return None
 
     def files(self) -> list[Path]:
-        paths = self.context.extra.get("files")
-        if paths is not None:
-            return [Path(p) for p in paths]
-        found: dict[str, Path] = {}
-        patterns = self.context.settings.get("paths", [])
-        for pattern in patterns:
-            expanded = str(Path(pattern).expanduser())
-            for name in sorted(glob.glob(expanded, recursive=True)):
-                path = Path(name)
-                if path.is_file():
-                    found.setdefault(str(path.resolve()), path.resolve())
-        if not found:
-            raise CollectorError(
-                f"no file matches paths ({', '.join(patterns)}); check the patterns, "
-                "or remove the entry until the first export arrives."
-            )
-        return sorted(found.values())
+        return files_matching(
+            self.context.settings.get("paths", []),
+            given=self.context.extra.get("files"),
+        )
 
     def check_file(self, path: Path) -> str | None:
         try:
