@@ -9,18 +9,19 @@ expected dollar figure is worked out in a comment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from collectors import COLLECTOR_TYPES, PLANNED_TYPES
 from collectors.anthropic_api import AnthropicCollector
-from collectors.base import Charge, Price, RecordBatch, SourceContext, Tokens
+from collectors.base import Price, RecordBatch, Tokens
 from collectors.http import ApiAuthError, ApiFormatError
+from tests.api_mocks import PagedApi, Pages, by_key, run_collector
 
 KEY = "sk-ant-admin01-T3stOnlyAnthropicKey"
 NOW = dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.UTC)
@@ -118,10 +119,6 @@ def usage(
     return result
 
 
-Pages = Mapping[str | None, Any]
-"""An endpoint's pages by the cursor that asks for them (None: the first)."""
-
-
 def page(data: list[Any], cursor: str | None = None) -> dict[str, Any]:
     return {"data": data, "has_more": cursor is not None, "next_page": cursor}
 
@@ -187,31 +184,17 @@ USAGE_PAGES = {
 }
 
 
-class MockAnthropic:
-    """The two reports, each answering the page its ``page`` parameter names."""
+class MockAnthropic(PagedApi):
+    """The cost report and the messages usage report."""
 
-    def __init__(
-        self,
-        costs: Pages = COST_PAGES,
-        usages: Pages = USAGE_PAGES,
-    ) -> None:
-        self.pages = {
-            "/v1/organizations/cost_report": costs,
-            "/v1/organizations/usage_report/messages": usages,
-        }
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        pages = self.pages[request.url.path]
-        return httpx.Response(200, json=pages[request.url.params.get("page")])
-
-    def first(self, path: str) -> httpx.Request:
-        return next(r for r in self.requests if r.url.path == path)
-
-
-def no_wait(seconds: float) -> None:
-    pytest.fail(f"a successful read waited {seconds} s")
+    def __init__(self, costs: Pages = COST_PAGES, usages: Pages = USAGE_PAGES) -> None:
+        super().__init__(
+            {
+                "/v1/organizations/cost_report": costs,
+                "/v1/organizations/usage_report/messages": usages,
+            },
+            lambda body: json.dumps(body).encode(),
+        )
 
 
 def collect(
@@ -221,22 +204,15 @@ def collect(
     state: Mapping[str, str] | None = None,
     now: dt.datetime = NOW,
 ) -> RecordBatch:
-    context = SourceContext(
-        name="anthropic",
-        settings={"since": "2026-01-01"} if settings is None else settings,
-        now=now,
-        zone=ZoneInfo("UTC"),
-        secrets={"api_key": KEY},
-        state=state or {},
+    return run_collector(
+        AnthropicCollector,
+        api,
+        key=KEY,
         price=price,
-        transport=httpx.MockTransport(api),
-        sleep=no_wait,
+        settings=settings,
+        state=state,
+        now=now,
     )
-    return AnthropicCollector(context).collect()
-
-
-def by_key(batch: RecordBatch) -> dict[str, Charge]:
-    return {charge.record_key: charge for charge in batch.charges}
 
 
 def test_cost_report_cents_become_dollars_across_pages() -> None:

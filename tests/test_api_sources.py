@@ -24,6 +24,7 @@ from qoins_tui.refresh import SourceResult, run_refresh
 from qoins_tui.store import MonthQuery, Store
 from tests import test_anthropic_api as an
 from tests import test_openai_api as oa
+from tests.api_mocks import Pages
 from tests.conftest import make_settings
 from tests.keyrings import MemoryKeyring, use_keyring
 
@@ -62,7 +63,7 @@ class Api:
     start_param: str
     start_of: Callable[[dt.date], str]
     """The start parameter of a read from a day."""
-    mock: Callable[[oa.Pages, oa.Pages], Handler]
+    mock: Callable[[Pages, Pages], Handler]
     page: Callable[..., Body]
     bill: Callable[[int, str], Body]
     """A cost bucket: a day (0 is Jan 1) with one line item of so many dollars."""

@@ -13,24 +13,22 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from collectors import COLLECTOR_TYPES, PLANNED_TYPES
 from collectors.base import (
-    Charge,
     CollectorError,
     Price,
     RecordBatch,
-    SourceContext,
     Tokens,
 )
 from collectors.http import ApiAuthError, ApiFormatError
 from collectors.openai_api import OpenAICollector, line_item_model
 from qoins_tui.refresh import run_refresh
 from qoins_tui.store import MonthQuery, Store
+from tests.api_mocks import PagedApi, Pages, by_key, run_collector
 from tests.conftest import make_settings
 from tests.keyrings import MemoryKeyring, use_keyring
 
@@ -99,10 +97,6 @@ def usage(model: str, input_tokens: int, cached: int, output: int) -> dict[str, 
     }
 
 
-Pages = Mapping[str | None, Any]
-"""An endpoint's pages by the cursor that asks for them (None: the first)."""
-
-
 def page(data: list[Any], cursor: str | None = None) -> dict[str, Any]:
     return {
         "object": "page",
@@ -133,38 +127,17 @@ USAGE_PAGES = {
 }
 
 
-class MockOpenAI:
-    """The two endpoints, each answering the page its ``page`` parameter names."""
+class MockOpenAI(PagedApi):
+    """The Costs and the Usage API, answering dollar amounts as JSON numbers."""
 
-    def __init__(
-        self,
-        costs: Pages = COST_PAGES,
-        usages: Pages = USAGE_PAGES,
-    ) -> None:
-        self.pages = {
-            "/v1/organization/costs": costs,
-            "/v1/organization/usage/completions": usages,
-        }
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        (pages,) = (
-            pages
-            for path, pages in self.pages.items()
-            if request.url.path.endswith(path)
+    def __init__(self, costs: Pages = COST_PAGES, usages: Pages = USAGE_PAGES) -> None:
+        super().__init__(
+            {
+                "/v1/organization/costs": costs,
+                "/v1/organization/usage/completions": usages,
+            },
+            wire,
         )
-        return httpx.Response(200, content=wire(pages[request.url.params.get("page")]))
-
-    def first(self, path: str) -> httpx.Request:
-        return next(r for r in self.requests if r.url.path == path)
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self)
-
-
-def no_wait(seconds: float) -> None:
-    pytest.fail(f"a successful read waited {seconds} s")
 
 
 def collect(
@@ -175,22 +148,16 @@ def collect(
     now: dt.datetime = NOW,
     secrets: Mapping[str, str] | None = None,
 ) -> RecordBatch:
-    context = SourceContext(
-        name="openai",
-        settings={"since": "2026-01-01"} if settings is None else settings,
-        now=now,
-        zone=ZoneInfo("UTC"),
-        secrets={"api_key": KEY} if secrets is None else secrets,
-        state=state or {},
+    return run_collector(
+        OpenAICollector,
+        api,
+        key=KEY,
         price=price,
-        transport=httpx.MockTransport(api),
-        sleep=no_wait,
+        settings=settings,
+        state=state,
+        now=now,
+        secrets=secrets,
     )
-    return OpenAICollector(context).collect()
-
-
-def by_key(batch: RecordBatch) -> dict[str, Charge]:
-    return {charge.record_key: charge for charge in batch.charges}
 
 
 def test_costs_from_every_page_are_billed_charges() -> None:
