@@ -9,16 +9,14 @@ show up on screen, in a toast or in the widget tree's text.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from keyring.backends import fail
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-from textual.worker import WorkerFailed
 
 from qoins_tui import keys
 from qoins_tui.app import QoinsApp
@@ -34,7 +32,7 @@ from tests.keyrings import (
     register_keyed,
     use_keyring,
 )
-from tests.test_app_pilot import Toast, cell, footer_keys, record_toasts
+from tests.test_app_pilot import Toast, cell, footer_keys, press, record_toasts, settle
 
 CONFIG = f"""\
 services:
@@ -70,19 +68,6 @@ async def on_services(app: QoinsApp) -> AsyncIterator[Pilot[None]]:
         await press(pilot, "2")
         assert app.services._selected_key() == "claude_code"
         yield pilot
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    await pilot.pause()
-    with suppress(WorkerFailed):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def press(pilot: Pilot[Any], *keys: str) -> None:
-    for key in keys:
-        await pilot.press(key)
-        await settle(pilot)
 
 
 def modal(app: QoinsApp) -> KeyEntryScreen:
