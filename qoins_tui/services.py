@@ -33,7 +33,7 @@ from qoins_tui.key_entry import KeyEntryScreen
 from qoins_tui.keys import key_user
 from qoins_tui.money import format_money, format_percent, format_tokens
 from qoins_tui.store import ServiceLine
-from qoins_tui.summary import MonthSummary, SourceRow
+from qoins_tui.summary import MonthSummary, SourceRow, reconciliation_line
 from qoins_tui.widgets import (
     DailyChart,
     QoinsHeader,
@@ -153,22 +153,8 @@ def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Con
             [" · ", money(row.plan_value, cur), (" paid by plan", "$text-muted")]
         )
     for r in summary.reconciliation:
-        if r.source != row.name and r.provider not in row.providers:
-            continue
-        sign = "+" if r.difference > 0 else "−" if r.difference < 0 else "±"
-        parts.extend(
-            [
-                "\n",
-                (f"{r.provider} bill ", "$text-muted"),
-                money(r.billed, cur),
-                (f" · {r.source} estimate ", "$text-muted"),
-                money(r.estimated, cur),
-                f" ({sign}",
-                money(abs(r.difference), cur),
-                f") on {r.days} day{'s' if r.days != 1 else ''}",
-                (" · the bill counts", "$text-muted"),
-            ]
-        )
+        if r.source == row.name or r.provider in row.providers:
+            parts.extend(["\n", reconciliation_line(r, cur)])
     return Content.assemble(*parts)
 
 
@@ -206,7 +192,8 @@ def counts_content(row: SourceRow) -> Content:
 
 
 def notes_content(row: SourceRow) -> Content:
-    """Files the last refresh could not read, then the lines it skipped."""
+    """Files the last refresh could not read, then the lines it skipped, then what
+    the source's figures leave out."""
     counts = row.counts
     parts = [Content.styled(f"✖ {problem}", "$error") for problem in counts.problems]
     parts.extend(Content.styled(f"• {note}", "$text-muted") for note in counts.notes)
@@ -218,6 +205,8 @@ def notes_content(row: SourceRow) -> Content:
         ]
     if not parts:
         parts = [Content.styled("None in the last refresh.", "$text-muted")]
+    if row.caveat:
+        parts.append(Content.styled(f"ⓘ {row.caveat}", "$text-muted"))
     return Content("\n").join(parts)
 
 
@@ -801,19 +790,23 @@ class SourceScreen(Screen[None]):
     def _amount(self, line: ServiceLine) -> Text:
         colours = self.app.theme_variables
         cur = self.summary.currency
-        if line.amount is None:
+        if line.amount is None and line.superseded:
+            # Replaced by the bill: that it has no price changes nothing.
+            text = Text(f"{format_tokens(line.tokens)} tokens", justify="right")
+        elif line.amount is None:
             tokens = f" · {format_tokens(line.tokens)} tokens" if line.tokens else ""
-            return Text(
+            text = Text(
                 f"unpriced{tokens}",
                 style=Style(color=colours["warning"]),
                 justify="right",
             )
-        text = Text(
-            format_money(line.amount, cur),
-            style=Style(color=colours["error"]) if line.amount < 0 else Style(),
-            justify="right",
-        )
-        if line.has_unpriced:
+        else:
+            text = Text(
+                format_money(line.amount, cur),
+                style=Style(color=colours["error"]) if line.amount < 0 else Style(),
+                justify="right",
+            )
+        if line.has_unpriced and line.amount is not None:
             text.append(" + unpriced", style=Style(color=colours["warning"]))
         if line.plan:
             text.append(" plan", style=Style(dim=True))

@@ -1108,7 +1108,8 @@ class Store:
                             AND bd.day IS NULL AS counts
                     FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency
                     LEFT JOIN billed_days bd
-                      ON ch.cost_basis = 'estimated'
+                      ON ch.cost_basis IN ('estimated', 'unpriced')
+                     AND coalesce(ch.billing, 'api') <> 'plan'
                      AND bd.provider = lower(ch.provider)
                      AND bd.day = coalesce(
                          ch.charge_date, (ch.period_start AT TIME ZONE 'UTC')::DATE)"""
@@ -1178,7 +1179,8 @@ class Store:
                               + coalesce(cache_write_5m_tokens, 0)
                               + coalesce(cache_write_1h_tokens, 0)
                               + coalesce(output_tokens, 0))::BIGINT
-                   FROM spend WHERE cost_basis = 'unpriced' AND day >= ? AND day < ?
+                   FROM spend WHERE cost_basis = 'unpriced' AND NOT superseded
+                     AND day >= ? AND day < ?
                    GROUP BY ALL ORDER BY 3 DESC, 1, 2""",
                 [q.start, q.end],
             ).fetchall()
@@ -1197,8 +1199,8 @@ class Store:
         return {r[0]: r[1] for r in rows}
 
     def source_details(self, q: MonthQuery, source: str) -> list[ServiceLine]:
-        """The services a source brought in during the window, by SKU or model and
-        by project or account."""
+        """The services a source brought in during the window, by SKU or model, by
+        project or account, and apart for the estimates a bill replaced."""
         with self._spend(q) as con:
             rows = con.execute(
                 """SELECT provider, service, coalesce(model, sku), count(*),
@@ -1208,9 +1210,9 @@ class Store:
                               + coalesce(cache_write_5m_tokens, 0)
                               + coalesce(cache_write_1h_tokens, 0)
                               + coalesce(output_tokens, 0))::BIGINT,
-                          bool_or(billing = 'plan'), account, bool_and(superseded)
+                          bool_or(billing = 'plan'), account, superseded
                    FROM spend WHERE source = ? AND day >= ? AND day < ?
-                   GROUP BY ALL ORDER BY 5 DESC NULLS LAST, 1, 2, 3, 10""",
+                   GROUP BY ALL ORDER BY 5 DESC NULLS LAST, 1, 2, 3, 10, 11""",
                 [source, q.start, q.end],
             ).fetchall()
         return [
@@ -1308,8 +1310,8 @@ class ServiceLine:
     """The project, workspace or account the charges belong to, where the source
     names one."""
     superseded: bool = False
-    """Every charge is an estimate on a day its provider's bill covers, so none
-    counts."""
+    """The charges are estimates on days their provider's bill covers, so none
+    counts; the same service's other days are a line of their own."""
 
 
 PriceLookup = Callable[[str, str, dt.date], Rates | None]

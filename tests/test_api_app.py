@@ -2,10 +2,11 @@
 item, model and project in the app and in ``qoins status --json``, beside the usage
 estimate it replaces.
 
-The API answers with the default pages of ``test_openai_api``: bills of $3.42 and
-$1.08 for project ``proj_demo1`` on Jan 1 and $0.50 without a project on Jan 2;
-usage of gpt-x-mini on Jan 1 (12,000 input of which 8,000 cached, 900 output) and
-of a model without a price on Jan 2 (1,000 input, 100 output).
+The API answers with the default bills of ``test_openai_api``: $3.42 and $1.08 for
+project ``proj_demo1`` on Jan 1 and $0.50 without a project on Jan 2. Its usage:
+gpt-x-mini on Jan 1 and again on Jan 3, today, which no bill covers yet (12,000
+input of which 8,000 cached, 900 output each time), and a model without a price
+on Jan 2 (1,000 input, 100 output).
 """
 
 from __future__ import annotations
@@ -40,9 +41,21 @@ prices:
     cache_read: 0.10
     output: 4.00
 """
-# gpt-x-mini on Jan 1: 4,000 uncached × 1.00 + 8,000 cached × 0.10 + 900 × 4.00
-# = 4,000 + 800 + 3,600 = 8,400 per million = $0.0084, replaced by that day's bill.
+# gpt-x-mini: 4,000 uncached × 1.00 + 8,000 cached × 0.10 + 900 × 4.00 = 4,000 +
+# 800 + 3,600 = 8,400 per million = $0.0084 a day; Jan 1's is replaced by its bill,
+# Jan 3's counts.
 ESTIMATE = Decimal("0.0084")
+USAGE = {
+    None: oa.page(
+        [oa.bucket(0, [oa.usage("gpt-x-mini", 12000, 8000, 900)])], cursor="use_2"
+    ),
+    "use_2": oa.page(
+        [
+            oa.bucket(1, [oa.usage("gpt-unknown", 1000, 0, 100)]),
+            oa.bucket(2, [oa.usage("gpt-x-mini", 12000, 8000, 900)]),
+        ]
+    ),
+}
 
 
 @pytest.fixture
@@ -59,7 +72,10 @@ def store(tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch) -> Stor
     use_keyring(monkeypatch, keyring)
     store = Store(tmp_path / "qoins.duckdb")
     (result,) = run_refresh(
-        load_file(config), store, now=oa.NOW, transport=oa.MockOpenAI().transport()
+        load_file(config),
+        store,
+        now=oa.NOW,
+        transport=oa.MockOpenAI(usages=USAGE).transport(),
     )
     assert result.ok, result.error
     return store
@@ -93,9 +109,10 @@ async def test_the_source_screen_shows_bills_by_model_and_project(
             ["gpt-x, input", "gpt-x", "proj_demo1", "1", "$3.42"],
             ["gpt-x, output", "gpt-x", "proj_demo1", "1", "$1.08"],
             # Clipped to the room the box leaves beside the chart.
-            ["web search tool …", "—", "—", "1", "$0.50"],
+            ["web search tool…", "—", "—", "1", "$0.50"],
+            ["gpt-x-mini", "", "proj_demo1", "1", "$0.01"],
             ["gpt-x-mini", "", "proj_demo1", "1", "$0.01 not counted"],
-            ["gpt-unknown", "", "proj_demo1", "1", "unpriced · 1.1K tokens"],
+            ["gpt-unknown", "", "proj_demo1", "1", "1.1K tokens not counted"],
         ]
         title = screen.query_one("#source-title", Static).content
         assert isinstance(title, Content)
@@ -124,9 +141,11 @@ def test_status_json_counts_the_bill_and_reconciles_the_estimate(
 
     assert code == 0
     status = json.loads(capsys.readouterr().out, parse_float=Decimal)
-    # The bills, 3.42 + 1.08 + 0.50; both days' estimates are replaced.
-    assert status["spent"] == Decimal("5.00")
-    assert status["estimated"] == 0
+    # The bills, 3.42 + 1.08 + 0.50, and Jan 3's estimate; the estimates of the
+    # billed days, priced or not, are replaced.
+    assert status["spent"] == Decimal("5.00") + ESTIMATE
+    assert status["estimated"] == ESTIMATE
+    assert status["unpriced"] == {"tokens": 0, "models": []}
     assert status["reconciliation"] == [
         {
             "provider": "OpenAI",
@@ -145,4 +164,5 @@ def test_status_json_counts_the_bill_and_reconciles_the_estimate(
         ("gpt-x, input", Decimal("3.42")),
         ("gpt-x, output", Decimal("1.08")),
         ("web search tool calls", Decimal("0.50")),
+        ("gpt-x-mini", ESTIMATE),
     }
