@@ -54,14 +54,15 @@ COST_KEY_FIELDS = (
 
 
 class AnthropicCollector(DailyReportCollector):
-    """Anthropic API spend: the cost report's bills and the usage report's estimates.
-
-    Priority Tier costs never appear in the cost report.
-    """
+    """Anthropic API spend: the cost report's bills and the usage report's estimates."""
 
     type = "anthropic"
     title = "Anthropic API"
     account_label = "Workspace"
+    caveat = (
+        "Anthropic's cost report leaves out Priority Tier costs, so these figures "
+        "do too."
+    )
     default_base_url = DEFAULT_BASE_URL
     auth_hint = AUTH_HINT
 

@@ -207,6 +207,8 @@ class Collector:
     """How the app names the source's kind (``Claude Code logs``)."""
     account_label: ClassVar[str] = "Account"
     """What the source's ``Charge.account`` is called on screen."""
+    caveat: ClassVar[str | None] = None
+    """What the source's figures leave out, shown beside them."""
     settings_keys: ClassVar[frozenset[str]] = frozenset()
     ignored_keys: ClassVar[frozenset[str]] = frozenset()
     """Keys the seed's example writes that this collector accepts and does not use."""

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from qoins_tui.money import format_change, format_money, format_percent, format_tokens
-from qoins_tui.summary import MonthSummary
+from qoins_tui.summary import MonthSummary, reconciliation_line
 
 BOX_WIDTH = 51
 BAR_CELLS = 12
@@ -162,14 +162,7 @@ def status_box(summary: MonthSummary) -> str:
         body.append(f"Projected Total: {format_money(projected, cur)}{flag}")
     elif summary.is_current:
         body.append("Projected Total: not enough days yet")
-    for r in summary.reconciliation:
-        sign = "+" if r.difference > 0 else "−" if r.difference < 0 else "±"
-        body.append(
-            f"{r.provider} bill {format_money(r.billed, cur)}, {r.source} "
-            f"estimate {format_money(r.estimated, cur)} "
-            f"({sign}{format_money(abs(r.difference), cur)}) "
-            f"on {r.days} day{'s' if r.days != 1 else ''}; the bill counts"
-        )
+    body.extend(reconciliation_line(r, cur) for r in summary.reconciliation)
     if summary.plan_value:
         body.append(
             f"Paid by plans: {format_money(summary.plan_value, cur)} of agent usage"

@@ -18,6 +18,7 @@ from collectors.subscriptions import billing_dates
 from qoins_tui import analysis
 from qoins_tui.analysis import Forecast, Month
 from qoins_tui.config import Settings, SourceConfig
+from qoins_tui.money import format_money
 from qoins_tui.refresh import IMPORT_PREFIX, NO_KEY, SUBSCRIPTIONS, planned_sources
 from qoins_tui.store import (
     Counts,
@@ -54,6 +55,8 @@ class SourceRow:
     detected: bool = False
     imported: bool = False
     account_label: str = "Account"
+    caveat: str | None = None
+    """What the source's figures leave out, from its collector."""
     """What the source calls the project or account its charges belong to."""
     no_key: bool = False
     """The last refresh failed because neither the keyring nor the config held the
@@ -308,6 +311,7 @@ def _source_rows(
                 name=name,
                 title=collector.title if collector else kind,
                 account_label=collector.account_label if collector else "Account",
+                caveat=collector.caveat if collector else None,
                 providers=tuple(sorted(providers.get(name, ()))),
                 # No refresh runs a source without an entry (imported Cursor
                 # exports), so it cannot fall behind: it is as fresh as its import.
@@ -350,3 +354,14 @@ def _status(record: RefreshRecord | None, now: dt.datetime, imported: bool) -> s
     if not imported and record.last_ok and now - record.last_ok > STALE_AFTER:
         return "stale"
     return "ok"
+
+
+def reconciliation_line(r: Reconciliation, currency: str) -> str:
+    """A provider's bill beside a source's estimate of the same days, in words."""
+    sign = "+" if r.difference > 0 else "−" if r.difference < 0 else "±"
+    return (
+        f"{r.provider} bill {format_money(r.billed, currency)} · {r.source} estimate "
+        f"{format_money(r.estimated, currency)} ({sign}"
+        f"{format_money(abs(r.difference), currency)}) on {r.days} "
+        f"day{'s' if r.days != 1 else ''} · the bill counts"
+    )

@@ -21,7 +21,14 @@ from collectors import COLLECTOR_TYPES, PLANNED_TYPES
 from collectors.anthropic_api import AnthropicCollector
 from collectors.base import Price, RecordBatch, Tokens
 from collectors.http import ApiAuthError, ApiFormatError
+from qoins_tui.analysis import Month
+from qoins_tui.refresh import run_refresh
+from qoins_tui.services import notes_content
+from qoins_tui.store import Store
+from qoins_tui.summary import build_summary
 from tests.api_mocks import PagedApi, Pages, by_key, run_collector
+from tests.conftest import make_settings
+from tests.keyrings import MemoryKeyring, use_keyring
 
 KEY = "sk-ant-admin01-T3stOnlyAnthropicKey"
 NOW = dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.UTC)
@@ -384,10 +391,25 @@ def test_has_more_without_next_page_fails_the_source() -> None:
         collect(MockAnthropic(usages=broken))
 
 
-def test_the_priority_tier_gap_is_documented_for_the_ui() -> None:
-    sentence = "Priority Tier costs never appear in the cost report."
+def test_the_source_says_its_figures_leave_out_priority_tier_costs(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring = MemoryKeyring()
+    keyring.set_password("qoins", "anthropic", KEY)
+    use_keyring(monkeypatch, keyring)
+    settings = make_settings("services:\n  anthropic:\n    since: 2026-01-01\n")
+    (result,) = run_refresh(
+        settings, store, now=NOW, transport=httpx.MockTransport(MockAnthropic())
+    )
+    assert result.ok, result.error
 
-    assert sentence in (AnthropicCollector.__doc__ or "")
+    summary = build_summary(store, settings, Month(2026, 1), NOW)
+    [row] = summary.sources
+
+    assert notes_content(row).plain.splitlines()[-1] == (
+        "ⓘ Anthropic's cost report leaves out Priority Tier costs, so these figures "
+        "do too."
+    )
 
 
 def test_the_type_is_registered_and_checks_its_settings() -> None:
