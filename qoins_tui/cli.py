@@ -457,12 +457,7 @@ def _unused_key_note(args: argparse.Namespace, name: str) -> None:
         settings = load_settings(args.config)
     except ConfigError:
         return
-    users = {
-        keys.key_user(source.name, secret_keys, field)
-        for source in settings.sources
-        if (secret_keys := keys.source_secret_keys(settings, source.name))
-        for field in secret_keys
-    }
+    users = keys.wanted_keys(settings)
     if name in users or name.startswith("notify."):
         return
     takers = ", ".join(sorted(users)) or "none"

@@ -90,8 +90,12 @@ def has_key(user: str) -> bool:
 
 
 def set_key(user: str, value: str) -> None:
-    """Store ``value`` as the key of ``user``, replacing any key stored before."""
+    """Store ``value`` as the key of ``user``, replacing any key stored before.
+
+    Spaces and tabs around it are dropped: they come with a paste, never with a key.
+    """
     check_name(user)
+    value = value.strip(" \t")
     if not value.strip():
         raise QoinsError(
             f"No key stored for {user}: the key is empty.", title="Empty key"
@@ -394,15 +398,22 @@ class KeyReport:
     """Why the keyring cannot be read, or None when it answered."""
 
 
+def wanted_keys(settings: Settings) -> dict[str, tuple[str, str, Any]]:
+    """The keyring user of every secret the config's sources take: its source, its
+    field and the field's setting as written."""
+    wanted = {}
+    for source in settings.sources:
+        secret_keys = source_secret_keys(settings, source.name)
+        for field in secret_keys:
+            user = key_user(source.name, secret_keys, field)
+            wanted[user] = (source.name, field, source.settings.get(field))
+    return wanted
+
+
 def key_report(settings: Settings) -> KeyReport:
     """Every key the config's sources take and every name QOINs stored, sorted by
     name, each with where a refresh takes it from."""
-    wanted: dict[str, tuple[str | None, str | None, Any]] = {}
-    for source in settings.sources:
-        secret_keys = source_secret_keys(settings, source.name)
-        for secret in secret_keys:
-            user = key_user(source.name, secret_keys, secret)
-            wanted[user] = (source.name, secret, source.settings.get(secret))
+    wanted = wanted_keys(settings)
     error = None
     statuses = []
     users = sorted(wanted.keys() | set(stored_names()))

@@ -119,10 +119,11 @@ def test_keys_set_list_delete_through_the_secret_service(
 ) -> None:
     name = real_keyring
     secret = f"sk-test-{uuid.uuid4().hex}"
+    # A real type: the command in its own process knows no test-only ones.
     config(
         tmp_path,
         monkeypatch,
-        f"services:\n  {name}:\n    type: {KEYED}\n    api_key: ${{TEST_KEY}}\n",
+        f"services:\n  {name}:\n    type: openai\n    api_key: ${{TEST_KEY}}\n",
     )
     monkeypatch.setenv("TEST_KEY", "from-the-environment")
 
@@ -503,7 +504,7 @@ def test_a_key_never_reaches_a_message_a_log_or_a_repr(
         ("sk-abc\n", "sk-abc"),
         ("sk-abc\r\n", "sk-abc"),
         ("sk-abc", "sk-abc"),
-        (" sk-abc \n", " sk-abc "),
+        (" sk-abc\t \n", "sk-abc"),
     ],
 )
 def test_keys_set_reads_stdin_less_one_newline(
