@@ -206,7 +206,7 @@ def notes_content(row: SourceRow) -> Content:
     if not parts:
         parts = [Content.styled("None in the last refresh.", "$text-muted")]
     if row.caveat:
-        parts.append(Content.styled(f"ⓘ {row.caveat}", "$text-muted"))
+        parts.append(Content.styled(f"• {row.caveat}", "$text-muted"))
     return Content("\n").join(parts)
 
 

@@ -407,7 +407,7 @@ def test_the_source_says_its_figures_leave_out_priority_tier_costs(
     [row] = summary.sources
 
     assert notes_content(row).plain.splitlines()[-1] == (
-        "ⓘ Anthropic's cost report leaves out Priority Tier costs, so these figures "
+        "• Anthropic's cost report leaves out Priority Tier costs, so these figures "
         "do too."
     )
 
