@@ -17,14 +17,20 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qoins_tui import __version__, keys, locations
 from qoins_tui.analysis import Month
 from qoins_tui.config import Settings, load_settings
 from qoins_tui.errors import ConfigError, ImportFormatError, QoinsError
+from qoins_tui.money import format_money, format_percent
 from qoins_tui.refresh import Progress, SourceResult, import_files, run_refresh
 from qoins_tui.store import Store
+
+if TYPE_CHECKING:
+    from qoins_tui.summary import MonthSummary
 
 logger = logging.getLogger("qoins_tui")
 
@@ -108,6 +114,59 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+    budget = commands.add_parser(
+        "budget",
+        help="budgets: this month's state, list, set and their history",
+        description=(
+            "Without an action, print the month's spending against the total budget "
+            "and every source's budget. A scope is total (budget.monthly_limit) or a "
+            "source's name (services.NAME.budget_limit)."
+        ),
+    )
+    budget.add_argument(
+        "--month", metavar="YYYY-MM", help="another month than this one"
+    )
+    budget.add_argument("--json", action="store_true", help="print as JSON")
+    budget_actions = budget.add_subparsers(dest="budget_command", metavar="ACTION")
+    budget_list = budget_actions.add_parser(
+        "list",
+        help="every budget scope and its amount",
+        description="List the total and every source a budget can be set on.",
+    )
+    budget_set = budget_actions.add_parser(
+        "set",
+        help="set or remove a budget in config.yml",
+        description=(
+            "Write AMOUNT as the budget of SCOPE into config.yml, keeping every other "
+            "line, comment included, as it was, and record the change (qoins budget "
+            "history). Without a config.yml anywhere, one is created in the user "
+            "config dir."
+        ),
+    )
+    budget_set.add_argument(
+        "scope",
+        metavar="SCOPE",
+        help="total, or a source's name under services such as claude_code",
+    )
+    budget_set.add_argument(
+        "amount",
+        metavar="AMOUNT",
+        help=(
+            "a plain number in the budget currency with at most two decimals, such as "
+            "50 or 49.99; none removes the budget"
+        ),
+    )
+    budget_history = budget_actions.add_parser(
+        "history",
+        help="every budget change, newest first",
+        description="List every budget change recorded: scope, old and new amount, "
+        "when, and the file written.",
+    )
+    for action in (budget_list, budget_history):
+        action.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="as JSON"
+        )
+
     name_help = (
         "the source's name under services in config.yml, such as openai (NAME.FIELD "
         "for a source's second secret)"
@@ -171,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(args)
         if args.command == "status":
             return _status(args)
+        if args.command == "budget":
+            return _budget(parser, args)
         if args.command == "import":
             return _import(args)
         if args.refresh:
@@ -275,8 +336,9 @@ def _refresh_json(results: Sequence[SourceResult]) -> str:
     )
 
 
-def _status(args: argparse.Namespace) -> int:
-    from qoins_tui.status import status_box, status_object, to_json
+def _month_summary(args: argparse.Namespace) -> MonthSummary:
+    """The month of ``--month`` (else this one) as ``status`` and ``budget`` show it,
+    read from the store without writing it."""
     from qoins_tui.summary import build_summary, local_today
 
     settings = _settings(args)
@@ -290,12 +352,145 @@ def _status(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"--month: {exc}") from exc
     store = Store(locations.db_path(args.db), read_only=True)
-    summary = build_summary(store, settings, month, now)
+    return build_summary(store, settings, month, now)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from qoins_tui.status import status_box, status_object, to_json
+
+    summary = _month_summary(args)
     if args.json:
         sys.stdout.write(to_json(status_object(summary)) + "\n")
     else:
         sys.stdout.write(status_box(summary) + "\n")
     return 0
+
+
+def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.month and args.budget_command:
+        parser.error(
+            f"--month goes with `qoins budget` alone, not with {args.budget_command}"
+        )
+    if args.budget_command == "set":
+        return _budget_set(args)
+    if args.budget_command == "list":
+        _budget_list(args)
+    elif args.budget_command == "history":
+        _budget_history(args)
+    else:
+        _budget_state(args)
+    return 0
+
+
+def _amount(amount: Decimal | None, currency: str) -> str:
+    return "no budget" if amount is None else format_money(amount, currency)
+
+
+def _budget_state(args: argparse.Namespace) -> None:
+    from qoins_tui.status import budget_object, to_json
+
+    summary = _month_summary(args)
+    if args.json:
+        sys.stdout.write(to_json(budget_object(summary)) + "\n")
+        return
+    cur = summary.currency
+    rows = [("total", summary.budget, summary.spent, summary.percent)]
+    rows += summary.budgets
+    width = max(len(scope) for scope, *_ in rows)
+    lines = [f"QOINs budgets · {summary.month.label}"]
+    for scope, amount, spent, percent in rows:
+        if amount is None:
+            text = f"{format_money(spent, cur)} spent, no budget"
+        else:
+            text = f"{format_money(spent, cur)} of {format_money(amount, cur)}"
+            left = amount - spent
+            word = "left" if left >= 0 else "over"
+            text += (
+                f" ({format_percent(percent)}), {format_money(abs(left), cur)} {word}"
+            )
+        lines.append(f"{scope:<{width}}  {text}")
+    projected = summary.forecast.projected
+    if summary.is_current and projected is not None:
+        lines.append(f"Projected month-end total: {format_money(projected, cur)}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _budget_list(args: argparse.Namespace) -> None:
+    from qoins_tui.budgets import list_budgets
+    from qoins_tui.status import to_json
+
+    settings = _settings(args)
+    lines = list_budgets(settings)
+    currency = settings.budget.currency
+    if args.json:
+        listed = {
+            "currency": currency,
+            "config": str(settings.path) if settings.path else None,
+            "budgets": [{"scope": b.scope, "amount": b.amount} for b in lines],
+        }
+        sys.stdout.write(to_json(listed) + "\n")
+        return
+    width = max(len(b.scope) for b in lines)
+    for b in lines:
+        sys.stdout.write(f"{b.scope:<{width}}  {_amount(b.amount, currency)}\n")
+
+
+def _budget_set(args: argparse.Namespace) -> int:
+    from qoins_tui.budgets import set_budget
+    from qoins_tui.config import find_config
+
+    update = set_budget(
+        _store(args),
+        find_config(args.config),
+        args.scope,
+        args.amount,
+        dt.datetime.now(dt.UTC),
+    )
+    old, new = (
+        _amount(update.old, update.currency),
+        _amount(update.new, update.currency),
+    )
+    if not update.changed:
+        _say(f"qoins: {update.scope}: {old} already; nothing changed.")
+        return 0
+    if update.created:
+        _say(f"qoins: created {update.path}, as no config.yml existed.")
+    _say(f"qoins: {update.scope}: {old} → {new}, written to {update.path}.")
+    return 0
+
+
+def _budget_history(args: argparse.Namespace) -> None:
+    from qoins_tui.status import to_json
+
+    settings = _settings(args)
+    store = Store(locations.db_path(args.db), read_only=True)
+    changes = store.budget_changes() if store.path.is_file() else []
+    if args.json:
+        listed = [
+            {
+                "scope": c.scope,
+                "old": c.old,
+                "new": c.new,
+                "currency": c.currency,
+                "changed_at": c.changed_at.astimezone(dt.UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "config": c.config_path,
+            }
+            for c in changes
+        ]
+        sys.stdout.write(to_json(listed) + "\n")
+        return
+    if not changes:
+        _say("qoins: no budget changes recorded yet.")
+        return
+    zone = settings.budget.zone
+    for c in changes:
+        when = c.changed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        sys.stdout.write(
+            f"{when}  {c.scope}  {_amount(c.old, c.currency)} → "
+            f"{_amount(c.new, c.currency)}  {c.config_path}\n"
+        )
 
 
 def _import(args: argparse.Namespace) -> int:

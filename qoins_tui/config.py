@@ -221,18 +221,24 @@ _Constructor.add_constructor("tag:yaml.org,2002:float", _exact_number)
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _date_text)
 
 
-def parse_config(text: str, path: Path | None = None) -> Settings:
-    where = str(path) if path else "config"
+def read_document(text: str, where: str) -> Any:
+    """The YAML tree of a config's text, numbers exact and dates as written; None for
+    a file without content."""
     yaml = YAML(typ="rt", pure=True)
     yaml.Constructor = _Constructor
     try:
-        doc = yaml.load(text)
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{where}{line}: not valid YAML ({exc.problem}).") from exc
     except YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML ({exc}).") from exc
+
+
+def parse_config(text: str, path: Path | None = None) -> Settings:
+    where = str(path) if path else "config"
+    doc = read_document(text, where)
     if doc is None:
         doc = {}
     if not isinstance(doc, Mapping):

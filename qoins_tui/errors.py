@@ -9,6 +9,7 @@
     ├── SourceError          one source failed; the others still refresh (exit 1)
     │   └── MissingSecretError  a ``${VAR}`` or key the source needs is not set
     ├── KeyringUnavailable   the OS keyring has no backend, is locked or does not answer
+    ├── BudgetError          a budget change refused: its scope or amount (exit 2)
     └── ImportFormatError    ``qoins import`` met a file it does not recognise
 
 The app turns them into toasts, the command line into one line on stderr and the
@@ -55,6 +56,10 @@ class MissingSecretError(SourceError):
 
 class KeyringUnavailable(QoinsError):
     title = "Keyring unavailable"
+
+
+class BudgetError(QoinsError):
+    title = "Budget not changed"
 
 
 class ImportFormatError(QoinsError):

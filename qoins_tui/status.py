@@ -1,4 +1,5 @@
-"""``qoins status``: the seed's terminal box, and the JSON of DESIGN.md's contract."""
+"""``qoins status`` and ``qoins budget``: the seed's terminal box, and the JSON of
+DESIGN.md's contracts."""
 
 from __future__ import annotations
 
@@ -37,10 +38,7 @@ def status_object(summary: MonthSummary) -> dict[str, Any]:
             }
             for s in summary.services
         ],
-        "budgets": [
-            {"scope": scope, "amount": amount, "spent": spent, "percent": pct}
-            for scope, amount, spent, pct in summary.budgets
-        ],
+        "budgets": budget_rows(summary),
         "unpriced": {
             "tokens": summary.unpriced_tokens,
             "models": [
@@ -73,6 +71,30 @@ def status_object(summary: MonthSummary) -> dict[str, Any]:
             for row in summary.sources
         ],
     }
+
+
+def budget_object(summary: MonthSummary) -> dict[str, Any]:
+    """``qoins budget --json``: the total's state, the other budgets as in status."""
+    return {
+        "currency": summary.currency,
+        "total": {
+            "amount": summary.budget,
+            "spent": summary.spent,
+            "remaining": summary.remaining,
+            "percent": summary.percent,
+            "projected": summary.forecast.projected,
+        },
+        "budgets": budget_rows(summary),
+        "emergency": None,
+    }
+
+
+def budget_rows(summary: MonthSummary) -> list[dict[str, Any]]:
+    """Every budget besides the total, with what was spent against it."""
+    return [
+        {"scope": scope, "amount": amount, "spent": spent, "percent": pct}
+        for scope, amount, spent, pct in summary.budgets
+    ]
 
 
 def to_json(value: Any, indent: int = 2) -> str:

@@ -37,7 +37,7 @@ from qoins_tui.errors import StoreBusyError, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MONEY = "DECIMAL(38,12)"
 
 CHARGE_COLUMNS = (
@@ -172,6 +172,18 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
             PRIMARY KEY (source, key)
         )""",
     ),
+    3: (
+        f"""CREATE TABLE budget_changes (
+            change_id BIGINT PRIMARY KEY,
+            scope VARCHAR NOT NULL,
+            old_amount {MONEY},
+            new_amount {MONEY},
+            currency VARCHAR NOT NULL,
+            changed_at TIMESTAMPTZ NOT NULL,
+            config_path VARCHAR NOT NULL
+        )""",
+        "CREATE SEQUENCE budget_change_ids START 1",
+    ),
 }
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?:\. See also|$)")
@@ -241,6 +253,19 @@ class RefreshRecord:
     counts: Counts
     error: str | None
     last_ok: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class BudgetChange:
+    """One budget set or removed: None as ``old`` is a budget newly set, as ``new``
+    one removed."""
+
+    scope: str
+    old: Decimal | None
+    new: Decimal | None
+    currency: str
+    changed_at: dt.datetime
+    config_path: str
 
 
 @dataclass(frozen=True)
@@ -1052,6 +1077,43 @@ class Store:
                 row[0], row[1], row[2], row[3], row[4], counts, row[13], row[15]
             )
         return result
+
+    # -- budget changes ----------------------------------------------------------
+
+    @contextmanager
+    def recording_budget_change(self, change: BudgetChange) -> Iterator[None]:
+        """Record ``change`` once the block inside (the write of the config) has
+        succeeded: a failure inside leaves no row."""
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    """INSERT INTO budget_changes VALUES
+                           (nextval('budget_change_ids'), ?, ?, ?, ?, ?, ?)""",
+                    [
+                        change.scope,
+                        change.old,
+                        change.new,
+                        change.currency,
+                        change.changed_at,
+                        change.config_path,
+                    ],
+                )
+                yield
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def budget_changes(self) -> list[BudgetChange]:
+        """Every recorded budget change, newest first."""
+        with self.connect() as con:
+            rows = con.execute(
+                """SELECT scope, old_amount, new_amount, currency, changed_at,
+                          config_path
+                   FROM budget_changes ORDER BY changed_at DESC, change_id DESC"""
+            ).fetchall()
+        return [BudgetChange(*row) for row in rows]
 
     @staticmethod
     def parquet_columns(path: Path) -> list[str]:
