@@ -34,6 +34,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 import qoins_tui
 from qoins_tui.analysis import Month
+from qoins_tui.budget_entry import BudgetEntryScreen, SavedBudget, amount_text
+from qoins_tui.budgets import TOTAL, source_scopes
 from qoins_tui.config import Settings
 from qoins_tui.dashboard import DashboardView
 from qoins_tui.discovery import Finding, findings, has_user_data
@@ -199,6 +201,14 @@ class QoinsApp(App[None]):
             tooltip="Back to the current month",
         ),
         Binding(
+            "e",
+            "edit_budget",
+            "Edit budget",
+            tooltip="Edit the budget: the total, or the selected source's",
+        ),
+        # For a row without a budget of its own (an imported file), e says so.
+        Binding("e", "no_budget", show=False),
+        Binding(
             "slash",
             "filter",
             "Filter",
@@ -256,7 +266,8 @@ class QoinsApp(App[None]):
             self._theme_problems.append(problem)
         self.dashboard = DashboardView(id="dashboard-view")
         self.services = ServicesView(
-            id="services-view", secret_keys=partial(source_secret_keys, settings)
+            id="services-view",
+            secret_keys=lambda name: source_secret_keys(self.settings, name),
         )
 
     # -- layout and start-up -------------------------------------------------------
@@ -600,6 +611,13 @@ class QoinsApp(App[None]):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("edit_budget", "no_budget"):
+            scope = self._budget_scope()
+            if scope is None:
+                return False
+            # Demo and config error: e answers with a toast saying why not.
+            editable = bool(self.demo or self.config_error) or self._has_budget(scope)
+            return editable == (action == "edit_budget")
         if action == "filter":
             return (
                 self.screen is self.screen_stack[0]
@@ -612,6 +630,82 @@ class QoinsApp(App[None]):
         if action == "current_month" and self.month == self.current_month:
             return None
         return True
+
+    # -- budgets -------------------------------------------------------------------
+
+    def _budget_scope(self) -> str | None:
+        """The scope ``e`` edits: a source's on its screen or the Services tab, the
+        total on the Dashboard; None elsewhere."""
+        if isinstance(self.screen, SourceScreen):
+            return self.screen.source
+        if self.screen is not self.screen_stack[0]:
+            return None
+        if self.active_tab == "services":
+            row = self.services.selected_row()
+            return row.name if row is not None else None
+        return TOTAL
+
+    def _has_budget(self, scope: str) -> bool:
+        return scope == TOTAL or scope in source_scopes(self.settings)
+
+    def action_edit_budget(self) -> None:
+        scope = self._budget_scope()
+        if scope is None:
+            return
+        if self.demo:
+            self.notify(
+                "The demo's budgets are not saved: it runs on throwaway settings. "
+                "Set your own in the app without --demo, or with qoins budget set.",
+                title="Budget not changed",
+                markup=False,
+            )
+            return
+        if self.config_error:
+            self.notify(
+                f"{self.config_error}\nFix config.yml first: QOINs writes no budget "
+                "into a config it cannot read.",
+                title="Budget needs a valid config",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+            return
+        self.push_screen(
+            BudgetEntryScreen(scope, self.settings, self.store, self.clock),
+            self._budget_closed,
+        )
+
+    def action_no_budget(self) -> None:
+        scope = self._budget_scope()
+        if scope is not None:
+            self.notify(
+                f"{scope} has no budget of its own: budgets are set on the total and "
+                "on the sources under services in config.yml.",
+                title="No budget to edit",
+                markup=False,
+            )
+
+    def _budget_closed(self, saved: SavedBudget | None) -> None:
+        if saved is None:
+            return
+        update = saved.update
+        old = amount_text(update.old, update.currency)
+        if saved.settings is None:
+            self.notify(
+                f"{update.scope} is {old} already; nothing was written.",
+                title="Budget not changed",
+                markup=False,
+            )
+            return
+        new = amount_text(update.new, update.currency)
+        where = "created" if update.created else "written to"
+        self.notify(
+            f"{update.scope} {old} → {new} ({where} {update.path})",
+            title="Budget saved",
+            markup=False,
+        )
+        self.settings = saved.settings
+        self.reload()
 
     # -- the Services tab's requests -------------------------------------------------
 
@@ -663,6 +757,11 @@ class QoinsApp(App[None]):
             "Services",
             "Every source with its status and spend",
             partial(self.action_show_tab, "services"),
+        )
+        yield SystemCommand(
+            "Edit budget",
+            "The total's on the Dashboard, a source's on Services",
+            self.action_edit_budget,
         )
         yield SystemCommand("Help", "Every key of the app", self.action_help)
         for name in sorted(self.qoins_themes):

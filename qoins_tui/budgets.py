@@ -1,4 +1,4 @@
-"""Budgets of every scope, listed and set from the shell (and later from the app).
+"""Budgets of every scope, listed and set from the shell and from the app.
 
 A scope is ``total`` (``budget.monthly_limit``) or a source's name
 (``services.<name>.budget_limit``); ``project:NAME`` and ``member:NAME`` are named

@@ -318,10 +318,10 @@ class ServicesView(Vertical):
         if action == "clear_filter":
             return self.has_class("-filtering")
         if action == "key":
-            row = self._selected_row()
+            row = self.selected_row()
             return row is not None and bool(self.secret_keys(row.name))
         if action == "no_key":
-            return self._selected_row() is not None
+            return self.selected_row() is not None
         return True
 
     def action_clear_filter(self) -> None:
@@ -333,12 +333,12 @@ class ServicesView(Vertical):
         self._fill()
 
     def action_key(self) -> None:
-        row = self._selected_row()
+        row = self.selected_row()
         if row is not None:
             enter_key(self, row, self.secret_keys(row.name))
 
     def action_no_key(self) -> None:
-        row = self._selected_row()
+        row = self.selected_row()
         if row is not None:
             say_no_key(self, row)
 
@@ -456,7 +456,8 @@ class ServicesView(Vertical):
             room //= 2
         return self.table.styles.scrollbar_size_vertical if len(rows) > room else 0
 
-    def _selected_row(self) -> SourceRow | None:
+    def selected_row(self) -> SourceRow | None:
+        """The source under the table's cursor, if any."""
         key = self._selected_key()
         return next((r for r in self.visible_rows if r.name == key), None)
 

@@ -351,7 +351,9 @@ class KeysScreen(ModalScreen[None]):
             width: 72;
             max-width: 100%;
             height: auto;
-            max-height: 90%;
+            max-height: 100%;
+            /* The header and the footer stay in view. */
+            margin: 1 0;
             border: round $primary;
             border-title-color: $secondary;
             background: $surface;

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from qoins_tui.app import QoinsApp
+from qoins_tui.config import load_file
 from qoins_tui.store import Store
 from tests import app_data
 from tests.conftest import make_settings
@@ -172,3 +173,17 @@ def test_key_entry(
         terminal_size=NARROW,
         run_before=pressing("2", "ctrl+end", "k", *"sk-new"),
     )
+
+
+def test_budget_entry(
+    snap_compare: SnapCompare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget modal over the Services tab: claude_code's $50.00, 75 typed."""
+    config = tmp_path / "config.yml"
+    config.write_text(app_data.CONFIG)
+    # The path the modal names must not depend on where pytest puts tmp_path.
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "qoins.duckdb")
+    app_data.seed_store(store)
+    app = QoinsApp(load_file(Path("config.yml")), store, clock=app_data.frozen_clock)
+    assert snap_compare(app, terminal_size=NARROW, run_before=pressing("2", "e", *"75"))
