@@ -14,20 +14,18 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from qoins_tui import budgets
 from qoins_tui.budgets import BudgetUpdate
 from qoins_tui.config import Settings, load_file
+from qoins_tui.entry import EntryScreen, Refused
 from qoins_tui.errors import BudgetError, QoinsError
 from qoins_tui.money import format_money
 from qoins_tui.store import Store
@@ -58,21 +56,14 @@ class BudgetSaved(Message, bubble=False):
         self.saved = saved
 
 
-class BudgetRefused(Message, bubble=False):
-    """Nothing was written; ``error`` says why."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
-class BudgetEntryScreen(ModalScreen[SavedBudget | None]):
+class BudgetEntryScreen(EntryScreen[SavedBudget | None]):
     """The amount of one scope's budget, pre-filled; dismissed with what was saved."""
 
     CSS_PATH = "budget_entry.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", key_display="esc"),
-    ]
+    FIELD = "budget"
+    NOTE = "budget-hint"
+    ERROR = "budget-error"
+    REFUSED_NOTE = HINT
 
     def __init__(
         self,
@@ -88,7 +79,6 @@ class BudgetEntryScreen(ModalScreen[SavedBudget | None]):
         self.amount = budgets.current_amount(settings, scope)
         self.store = store
         self.clock = clock
-        self.saving = False
 
     def compose(self) -> ComposeResult:
         now = (
@@ -125,13 +115,9 @@ class BudgetEntryScreen(ModalScreen[SavedBudget | None]):
         try:
             budgets.parse_amount(text, self.currency)
         except BudgetError as exc:
-            self._error(exc.message)
+            self.show_error(exc.message)
             return
-        self.saving = True
-        event.input.disabled = True
-        self._error("")
-        self._hint("Saving…")
-        self.refresh_bindings()
+        self.start_saving("Saving…")
         self._save(text)
 
     @work(
@@ -148,35 +134,12 @@ class BudgetEntryScreen(ModalScreen[SavedBudget | None]):
             )
             settings = load_file(update.path) if update.changed else None
         except QoinsError as exc:
-            self.post_message(BudgetRefused(exc.message))
+            self.post_message(Refused(exc.message))
             return
         self.post_message(BudgetSaved(SavedBudget(update, settings)))
 
     def on_budget_saved(self, message: BudgetSaved) -> None:
         self.dismiss(message.saved)
 
-    def on_budget_refused(self, message: BudgetRefused) -> None:
-        self.saving = False
-        self._hint(HINT)
-        self._error(message.error)
-        field = self.query_one("#budget", Input)
-        field.disabled = False
-        field.focus()
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel":
-            # Once the file is being written, cancelling would not take it back.
-            return None if self.saving else True
-        return True
-
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-    def _hint(self, text: str) -> None:
-        self.query_one("#budget-hint", Static).update(
-            Content.styled(text, "$text-muted")
-        )
-
-    def _error(self, text: str) -> None:
-        self.query_one("#budget-error", Static).update(Content.styled(text, "$error"))

@@ -7,18 +7,15 @@ says whether a key is stored, never what it is; Enter stores, escape cancels.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from qoins_tui import keys
+from qoins_tui.entry import EntryScreen, Refused
 from qoins_tui.errors import KeyringUnavailable, QoinsError
 
 
@@ -35,27 +32,19 @@ class KeyStored(Message, bubble=False):
     """The keyring took the key."""
 
 
-class KeyRefused(Message, bubble=False):
-    """The key was not stored; ``error`` says why."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
-
-
-class KeyEntryScreen(ModalScreen[bool]):
+class KeyEntryScreen(EntryScreen[bool]):
     """A masked field for one source's key; dismissed with True once it is stored."""
 
     CSS_PATH = "key_entry.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", key_display="esc"),
-    ]
+    FIELD = "key"
+    NOTE = "key-state"
+    ERROR = "key-error"
+    REFUSED_NOTE = "Not stored."
 
     def __init__(self, source: str, user: str) -> None:
         super().__init__()
         self.source = source
         self.user = user
-        self.saving = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="key-entry") as box:
@@ -94,23 +83,19 @@ class KeyEntryScreen(ModalScreen[bool]):
 
     def on_key_state(self, message: KeyState) -> None:
         if message.error is not None:
-            self._state("The keyring cannot be read.")
-            self._error(message.error)
+            self.show_note("The keyring cannot be read.")
+            self.show_error(message.error)
         elif message.stored:
-            self._state("A key is stored; one typed here replaces it.")
+            self.show_note("A key is stored; one typed here replaces it.")
         else:
-            self._state("No key stored yet.")
+            self.show_note("No key stored yet.")
 
     @on(Input.Submitted, "#key")
     def _submit(self, event: Input.Submitted) -> None:
         if not event.value.strip():
-            self._error("Type or paste the key first: an empty key is not stored.")
+            self.show_error("Type or paste the key first: an empty key is not stored.")
             return
-        self.saving = True
-        event.input.disabled = True
-        self._error("")
-        self._state("Storing the key…")
-        self.refresh_bindings()
+        self.start_saving("Storing the key…")
         self._store(event.value)
 
     @work(
@@ -124,33 +109,12 @@ class KeyEntryScreen(ModalScreen[bool]):
         try:
             keys.set_key(self.user, value)
         except QoinsError as exc:
-            self.post_message(KeyRefused(exc.message))
+            self.post_message(Refused(exc.message))
             return
         self.post_message(KeyStored())
 
     def on_key_stored(self) -> None:
         self.dismiss(True)
 
-    def on_key_refused(self, message: KeyRefused) -> None:
-        self.saving = False
-        self._state("Not stored.")
-        self._error(message.error)
-        field = self.query_one("#key", Input)
-        field.disabled = False
-        field.focus()
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "cancel":
-            # Once the keyring has the key, cancelling would not take it back.
-            return None if self.saving else True
-        return True
-
     def action_cancel(self) -> None:
         self.dismiss(False)
-
-    def _state(self, text: str) -> None:
-        self.query_one("#key-state", Static).update(Content.styled(text, "$text-muted"))
-
-    def _error(self, text: str) -> None:
-        self.query_one("#key-error", Static).update(Content.styled(text, "$error"))
