@@ -95,6 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
 
+    check = commands.add_parser(
+        "check",
+        help="exit 3 when a budget is used up to a threshold, for scripts and CI",
+        description=(
+            "Compare the month's spending with every budget (the total and each "
+            "source's) and print one line per budget. Exit code 0 when every budget "
+            "is below the threshold, 3 when one is at or above it, 2 when QOINs cannot "
+            "tell (no budget set, no store, a bad config)."
+        ),
+    )
+    check.add_argument(
+        "--threshold",
+        metavar="PERCENT",
+        default="100",
+        help="the share of a budget that fails the check (default 100)",
+    )
+    check.add_argument("--month", metavar="YYYY-MM", help="another month than this one")
+
     imports = commands.add_parser(
         "import",
         help="import cost export files once",
@@ -232,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(args)
         if args.command == "budget":
             return _budget(parser, args)
+        if args.command == "check":
+            return _check(args)
         if args.command == "import":
             return _import(args)
         if args.refresh:
@@ -364,6 +384,43 @@ def _status(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(status_box(summary) + "\n")
     return 0
+
+
+CHECK_FAILED = 3
+"""The exit code of ``qoins check`` when a budget reaches the threshold."""
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        threshold = Decimal(args.threshold)
+    except ArithmeticError:
+        threshold = Decimal("NaN")
+    if not threshold.is_finite() or not 0 < threshold <= 1000:
+        raise ConfigError(
+            f"--threshold: {args.threshold!r} is not a percentage; write a number "
+            "above 0 and at most 1000, such as 90."
+        )
+    summary = _month_summary(args)
+    cur = summary.currency
+    budgets = [("total", summary.budget, summary.spent, summary.percent)]
+    budgets += summary.budgets
+    checked = [b for b in budgets if b[1] is not None and b[3] is not None]
+    if not checked:
+        raise ConfigError(
+            "no budget to check: set one with `qoins budget set total AMOUNT` or "
+            "budget.monthly_limit in config.yml."
+        )
+    reached = 0
+    for scope, amount, spent, percent in checked:
+        assert amount is not None and percent is not None
+        over = percent >= threshold
+        reached += over
+        verdict = "at or above" if over else "below"
+        sys.stdout.write(
+            f"{scope}: {format_money(spent, cur)} of {format_money(amount, cur)} "
+            f"({format_percent(percent)}), {verdict} {threshold}%\n"
+        )
+    return CHECK_FAILED if reached else 0
 
 
 def _budget(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

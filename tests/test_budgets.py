@@ -387,3 +387,59 @@ def test_a_schema_2_store_migrates_to_3_and_keeps_its_charges(tmp_path: Path) ->
         assert con.execute("SELECT source, billed_cost FROM charges").fetchall() == [
             ("aws", Decimal("7.5"))
         ]
+
+
+# -- qoins check ------------------------------------------------------------------
+
+
+@pytest.fixture
+def march(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """March 2025 spends 44.989999999999 on subscriptions: 89.98 % of the total's
+    50.00 and 112.47 % of the subscriptions' own 40."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "budget:\n  monthly_limit: 50.00\n  timezone: UTC\n"
+        "services:\n  subscriptions:\n    budget_limit: 40\n" + SUBSCRIPTIONS
+    )
+    assert main(["--config", str(config), "--db", str(db), "-q", "--refresh"]) == 0
+    capsys.readouterr()
+    return config
+
+
+def check(config: Path, db: Path, *args: str) -> int:
+    return main(["--config", str(config), "--db", str(db), "check", *args])
+
+
+def test_check_exits_3_when_a_budget_reaches_the_threshold(
+    march: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(march, db, "--month", "2025-03") == 3
+    assert capsys.readouterr().out == (
+        "total: $44.99 of $50.00 (90%), below 100%\n"
+        "subscriptions: $44.99 of $40.00 (112%), at or above 100%\n"
+    )
+
+    assert check(march, db, "--month", "2025-03", "--threshold", "113") == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "subscriptions: $44.99 of $40.00 (112%), below 113%"
+    )
+
+    # Exactly at the threshold counts as reached.
+    assert check(march, db, "--month", "2025-03", "--threshold", "89.979999999998") == 3
+    assert (
+        capsys.readouterr().out.splitlines()[0].endswith("at or above 89.979999999998%")
+    )
+
+
+def test_check_without_a_budget_or_with_a_bad_threshold_exits_2(
+    tmp_path: Path, march: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(march, db, "--threshold", "ninety") == 2
+    assert capsys.readouterr().err == (
+        "qoins: Configuration error: --threshold: 'ninety' is not a percentage; "
+        "write a number above 0 and at most 1000, such as 90.\n"
+    )
+    bare = tmp_path / "bare.yml"
+    bare.write_text("budget:\n  timezone: UTC\n")
+    assert check(bare, db, "--month", "2025-03") == 2
+    assert "no budget to check" in capsys.readouterr().err
