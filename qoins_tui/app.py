@@ -36,10 +36,10 @@ import qoins_tui
 from qoins_tui.analysis import Month
 from qoins_tui.budget_entry import BudgetEntryScreen, SavedBudget, amount_text
 from qoins_tui.budgets import TOTAL, source_scopes
-from qoins_tui.config import Settings
+from qoins_tui.config import Settings, load_file
 from qoins_tui.dashboard import DashboardView
 from qoins_tui.discovery import Finding, findings, has_user_data
-from qoins_tui.errors import QoinsError, StoreBusyError
+from qoins_tui.errors import ConfigError, QoinsError, StoreBusyError
 from qoins_tui.keys import source_secret_keys
 from qoins_tui.refresh import Progress, SourceResult, planned_sources, run_refresh
 from qoins_tui.services import (
@@ -416,6 +416,8 @@ class QoinsApp(App[None]):
                 markup=False,
             )
             return
+        if not self._read_config_again():
+            return
         if not planned_sources(self.settings):
             self.notify(
                 NOTHING_TO_REFRESH,
@@ -427,6 +429,29 @@ class QoinsApp(App[None]):
         self.progress = Progress(0, 0, None)
         self._update_header()
         self._refresh(contextvars.copy_context())
+
+    def _read_config_again(self) -> bool:
+        """Take up what changed in config.yml since it was read (a budget set from
+        the shell, a new subscription), so a refresh never runs on an old copy; a
+        file that is now broken stops the refresh with a toast."""
+        path = self.settings.path
+        if path is None or self.demo:
+            return True
+        try:
+            settings = load_file(path)
+        except ConfigError as exc:
+            self.notify(
+                f"{exc.message}\nFix config.yml, then refresh again.",
+                title="Refresh needs a valid config",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+            return False
+        if settings != self.settings:
+            self.settings = settings
+            self.reload()
+        return True
 
     @work(
         thread=True,

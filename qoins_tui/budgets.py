@@ -41,7 +41,9 @@ TOTAL = "total"
 LATER_SCOPES = ("project", "member")
 """Scope prefixes of the design that come with projects and team allocation."""
 REMOVE = "none"
-_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]{1,2})?")
+_AMOUNT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,2})?")
+"""Up to 15 digits before the point: far beyond any budget, well inside what the
+store's DECIMAL(38,12) holds."""
 _BOM = "\ufeff"
 _INDENT = 2
 """Indentation of sections QOINs adds to a file without any."""
@@ -122,8 +124,8 @@ def parse_amount(text: str, currency: str) -> Decimal | None:
     if not _AMOUNT.fullmatch(text):
         raise BudgetError(
             f"amount {text!r} is not accepted: write a plain number of {currency} "
-            f"with at most two decimals, such as 50 or 49.99, or {REMOVE} to remove "
-            "the budget."
+            f"with at most two decimals and 15 digits, such as 50 or 49.99, or "
+            f"{REMOVE} to remove the budget."
         )
     return Decimal(text)
 
@@ -184,8 +186,16 @@ def _read(path: Path) -> tuple[str, str]:
 
 def _replace(path: Path, data: bytes) -> None:
     """Write ``data`` beside the file and move it over the file in one step, so a
-    crash leaves either the old config or the new one."""
+    crash leaves either the old config or the new one. A file nobody may write is
+    left alone: replacing it would go round the protection its owner gave it."""
     target = path.resolve()
+    if target.exists():
+        mode = stat.S_IMODE(target.stat().st_mode)
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise BudgetError(
+                f"{target}: is read-only (mode {mode:o}), so QOINs leaves it as it is; "
+                "make it writable (chmod u+w) to set budgets."
+            )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(

@@ -402,23 +402,31 @@ def _check(args: argparse.Namespace) -> int:
         )
     summary = _month_summary(args)
     cur = summary.currency
+    if summary.unconverted:
+        missing = ", ".join(currency for currency, _ in summary.unconverted)
+        raise ConfigError(
+            f"spending in {missing} has no exchange rate into {cur}, so the budgets "
+            f"cannot be checked; add the rate under budget.rates in config.yml."
+        )
     budgets = [("total", summary.budget, summary.spent, summary.percent)]
     budgets += summary.budgets
-    checked = [b for b in budgets if b[1] is not None and b[3] is not None]
+    checked = [b for b in budgets if b[1] is not None]
     if not checked:
         raise ConfigError(
             "no budget to check: set one with `qoins budget set total AMOUNT` or "
             "budget.monthly_limit in config.yml."
         )
+    shown = format(threshold.normalize(), "f")
     reached = 0
     for scope, amount, spent, percent in checked:
-        assert amount is not None and percent is not None
-        over = percent >= threshold
+        assert amount is not None
+        # A budget of 0 allows nothing: any spending reaches it.
+        over = spent > 0 if percent is None else percent >= threshold
         reached += over
         verdict = "at or above" if over else "below"
         sys.stdout.write(
             f"{scope}: {format_money(spent, cur)} of {format_money(amount, cur)} "
-            f"({format_percent(percent)}), {verdict} {threshold}%\n"
+            f"({format_percent(percent)}), {verdict} {shown}%\n"
         )
     return CHECK_FAILED if reached else 0
 

@@ -1080,3 +1080,36 @@ async def test_without_refresh_on_start_nothing_refreshes(tmp_path: Path) -> Non
         assert [(r.name, r.status, r.spent) for r in app.summary.sources] == [
             ("subscriptions", "never", Decimal(0))
         ]
+
+
+async def test_r_reads_config_yml_again_before_it_refreshes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = one_subscription(tmp_path)
+    app = QoinsApp(
+        settings, Store(tmp_path / "qoins.duckdb"), clock=app_data.frozen_clock
+    )
+    async with running(app, NARROW) as pilot:
+        assert settings.path is not None
+        # Changed from the shell while the app runs: a second subscription, $5 on
+        # 6 December, and a budget.
+        settings.path.write_text(
+            settings.path.read_text(encoding="utf-8")
+            + "  - {name: Other, provider: Vendor, amount: 5.00, currency: USD,\n"
+            "     period: monthly, start: 2026-12-06}\n"
+            "budget:\n  monthly_limit: 40.00\n",
+            encoding="utf-8",
+        )
+        await press(pilot, "r")
+        assert app.summary is not None
+        # 10.00 + 5.00 against the new 40.00.
+        assert (app.summary.spent, app.summary.budget) == (
+            Decimal("15.00"),
+            Decimal("40.00"),
+        )
+
+        settings.path.write_text("budget: [broken\n", encoding="utf-8")
+        toasts = record_toasts(monkeypatch, app)
+        await press(pilot, "r")
+        assert [t.title for t in toasts] == ["Refresh needs a valid config"]
+        assert app.summary.spent == Decimal("15.00")

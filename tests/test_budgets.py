@@ -144,7 +144,9 @@ def test_without_any_config_one_is_created_in_the_user_config_dir(
 # -- refusals -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("amount", ["$50", "-1", "1e3", "abc", "50.123"])
+@pytest.mark.parametrize(
+    "amount", ["$50", "-1", "1e3", "abc", "50.123", "1" + "0" * 15]
+)
 def test_a_bad_amount_exits_2_naming_it_and_changes_nothing(
     amount: str, config: Path, db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,8 +155,8 @@ def test_a_bad_amount_exits_2_naming_it_and_changes_nothing(
     assert code == 2
     assert capsys.readouterr().err == (
         f"qoins: Budget not changed: amount {amount!r} is not accepted: write a "
-        "plain number of USD with at most two decimals, such as 50 or 49.99, or none "
-        "to remove the budget.\n"
+        "plain number of USD with at most two decimals and 15 digits, such as 50 or "
+        "49.99, or none to remove the budget.\n"
     )
     assert config.read_text() == CONFIG
     assert Store(db).budget_changes() == []
@@ -443,3 +445,50 @@ def test_check_without_a_budget_or_with_a_bad_threshold_exits_2(
     bare.write_text("budget:\n  timezone: UTC\n")
     assert check(bare, db, "--month", "2025-03") == 2
     assert "no budget to check" in capsys.readouterr().err
+
+
+def test_a_read_only_config_is_left_alone(
+    config: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.chmod(0o444)
+
+    assert budget(config, db, "set", "total", "99") == 2
+
+    assert config.read_text() == CONFIG
+    assert capsys.readouterr().err == (
+        f"qoins: Budget not changed: {config.resolve()}: is read-only (mode 444), so "
+        "QOINs leaves it as it is; make it writable (chmod u+w) to set budgets.\n"
+    )
+    assert budget(config, db, "history", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_check_of_a_zero_budget_fails_on_any_spending(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text("budget:\n  monthly_limit: 0\n  timezone: UTC\n" + SUBSCRIPTIONS)
+    assert main(["--config", str(config), "--db", str(db), "-q", "--refresh"]) == 0
+    capsys.readouterr()
+
+    assert check(config, db, "--month", "2025-03", "--threshold", "1e2") == 3
+    assert capsys.readouterr().out == ("total: $44.99 of $0.00 (–), at or above 100%\n")
+
+
+def test_check_refuses_spending_it_cannot_convert(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "budget:\n  monthly_limit: 100\n  currency: EUR\n  timezone: UTC\n"
+        + SUBSCRIPTIONS
+    )
+    assert main(["--config", str(config), "--db", str(db), "-q", "--refresh"]) == 0
+    capsys.readouterr()
+
+    assert check(config, db, "--month", "2025-03") == 2
+    assert capsys.readouterr().err == (
+        "qoins: Configuration error: spending in USD has no exchange rate into EUR, "
+        "so the budgets cannot be checked; add the rate under budget.rates in "
+        "config.yml.\n"
+    )
