@@ -67,7 +67,7 @@ subscriptions:
 """
 MESSAGE = (
     "amount {!r} is not accepted: write a plain number of USD with at most two "
-    "decimals, such as 50 or 49.99, or none to remove the budget."
+    "decimals and 15 digits, such as 50 or 49.99, or none to remove the budget."
 )
 
 
