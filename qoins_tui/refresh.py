@@ -26,6 +26,7 @@ from collectors.cursor import CursorCollector
 from collectors.focus import FocusCollector
 from qoins_tui.config import Settings, SourceConfig, resolved_settings
 from qoins_tui.errors import MissingSecretError, QoinsError, StoreError
+from qoins_tui.fx import RatesResult, fetch_rates
 from qoins_tui.pricing import PriceBook
 from qoins_tui.store import Counts, RefreshRecord, Store
 
@@ -105,12 +106,17 @@ def run_refresh(
     only: Sequence[str] | None = None,
     transport: Any = None,
     sleep: Callable[[float], None] | None = None,
+    on_rates: Callable[[RatesResult], None] | None = None,
 ) -> list[SourceResult]:
-    """Refresh every planned source (or those named in ``only``), one after another.
+    """Refresh every planned source (or those named in ``only``), one after another,
+    then the exchange rates the stored charges need.
 
-    ``progress`` hears before each source starts; ``on_result`` as each one ends.
-    ``transport`` (an ``httpx.BaseTransport``) replaces the network for HTTP sources;
-    ``sleep`` replaces how they wait between retries (tests record the waits).
+    ``progress`` hears before each source starts; ``on_result`` as each one ends;
+    ``on_rates`` when exchange rates were fetched or their fetch failed (which is
+    no source's failure: the stored rates stay in use).
+    ``transport`` (an ``httpx.BaseTransport``) replaces the network for HTTP sources
+    and the exchange rates; ``sleep`` replaces how sources wait between retries
+    (tests record the waits).
     """
     now = now or dt.datetime.now(dt.UTC)
     store.schema_version()
@@ -135,6 +141,15 @@ def run_refresh(
         results.append(result)
         if on_result:
             on_result(result)
+    budget = settings.budget
+    needed = store.rates_needed(budget.timezone, budget.currency, budget.rates)
+    rates = (
+        fetch_rates(store, settings, needed, now=now, transport=transport)
+        if needed
+        else None
+    )
+    if rates is not None and on_rates:
+        on_rates(rates)
     if progress:
         progress(Progress(len(sources), len(sources), None))
     return results
