@@ -100,8 +100,9 @@ def forecast(
 
     ``daily_all`` is every charge per local day; ``daily_usage`` the same without the
     known fixed charges (subscriptions), which are not extrapolated: those still to
-    come this month arrive as ``scheduled_rest``. Today's partial spend never counts
-    as a whole day.
+    come this month, today's included, arrive as ``scheduled_rest``. Today's partial
+    spend never counts as a whole day, but when it already exceeds the average it
+    stands for today, so the projection never falls below what is spent.
     """
     if today < month.first_day:
         return Forecast(None, "future")
@@ -111,21 +112,31 @@ def forecast(
     complete_days = (today - month.first_day).days
     days_left = month.days - complete_days
     through_yesterday = sum((v for d, v in daily_all.items() if d < today), Decimal(0))
+    today_usage = daily_usage.get(today, Decimal(0))
     if complete_days == 0:
         if previous_rate is None:
             return Forecast(None, "insufficient")
-        projected = previous_rate * days_left + scheduled_rest
+        projected = (
+            max(today_usage, previous_rate)
+            + previous_rate * (days_left - 1)
+            + scheduled_rest
+        )
         return Forecast(_money(projected), "previous month", _money(previous_rate))
     usage = [
         daily_usage.get(month.first_day + dt.timedelta(i), Decimal(0))
         for i in range(complete_days)
     ]
     rate = sum(usage, Decimal(0)) / complete_days
-    projected = through_yesterday + rate * days_left + scheduled_rest
+    projected = (
+        through_yesterday
+        + max(today_usage, rate)
+        + rate * (days_left - 1)
+        + scheduled_rest
+    )
     low = high = None
     if complete_days >= 3:
         spread = _stdev(usage) * Decimal(math.sqrt(days_left)) * Decimal("1.28")
-        low = _money(max(projected - spread, through_yesterday))
+        low = _money(max(projected - spread, through_yesterday + today_usage))
         high = _money(projected + spread)
     return Forecast(_money(projected), "month", _money(rate), low, high)
 
@@ -165,8 +176,10 @@ def runs_out(
         return None
     if spent >= budget:
         return today
-    day = today + dt.timedelta(days=int((budget - spent) / rate))
-    return day if day <= month.last_day else None
+    days = int((budget - spent) / rate)
+    if days > (month.last_day - today).days:
+        return None
+    return today + dt.timedelta(days=days)
 
 
 def days_left(month: Month, today: dt.date) -> int:

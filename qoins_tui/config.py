@@ -31,7 +31,9 @@ from qoins_tui import locations
 from qoins_tui.errors import ConfigError, MissingSecretError
 
 DEFAULT_THRESHOLDS = (75, 90, 95)
-SOURCE_COMMON_KEYS = frozenset({"type", "budget_limit", "enabled", "tracking_enabled"})
+SOURCE_COMMON_KEYS = frozenset(
+    {"type", "budget_limit", "daily_limit", "alerts", "enabled", "tracking_enabled"}
+)
 TOP_LEVEL_KEYS = frozenset(
     {
         "budget",
@@ -66,14 +68,67 @@ PRICE_FIELDS = ("input", "output", "cache_read", "cache_write_5m", "cache_write_
 _TIER_KEY = re.compile(
     r"^(input|output|cache_read|cache_write_5m|cache_write_1h)_above_(\d+)k$"
 )
+CHANNEL_FIELDS: dict[str, set[str]] = {
+    "apprise": {"url"},
+    "email": {"smtp_server", "port", "username", "password", "to", "from", "secure"},
+    "slack": {"webhook_url", "channel"},
+}
+"""The keys each kind of ``notifications`` entry accepts besides ``type``."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
+BUILTIN_CHANNELS = ("terminal", "toast", "desktop")
+"""Channels QOINs delivers itself; any other is a ``notifications`` entry."""
+DEFAULT_CHANNELS = ("terminal", "toast")
+
+
 @dataclass(frozen=True)
 class AlertRule:
+    """A threshold in percent of a budget and the channels that hear of it."""
+
     threshold: Decimal
     channels: tuple[str, ...]
+    projected: bool = True
+    """Also alert when the month-end projection reaches the threshold first."""
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    """A day far above a source's usual daily spend (median and MAD of its history)."""
+
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    min_amount: Decimal = Decimal(5)
+    """The day must exceed the usual level by at least this much money."""
+    min_history: int = 7
+    """Days of history the source needs before any of its days can be a spike."""
+    sensitivity: Decimal = Decimal(5)
+    """How many scaled MADs above the median a day must lie."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class RenewalRule:
+    """Subscriptions renewing or ending within ``days``."""
+
+    days: int = 7
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    monthly: bool = False
+    """Also announce monthly renewals; by default only yearly ones and endings."""
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A ``notifications`` entry: an apprise URL, or the seed's e-mail or Slack
+    fields, which :mod:`qoins_tui.notify` turns into one."""
+
+    name: str
+    kind: str
+    """``email``, ``slack`` or ``apprise`` (a ``url``)."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""
+    """File and line of the entry, for delivery errors."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +139,9 @@ class BudgetConfig:
     alerts: tuple[AlertRule, ...] = ()
     rates: Mapping[str, Decimal] = field(default_factory=dict)
     """Fixed exchange rates: one unit of the key's currency in the budget currency."""
+    daily_limit: Decimal | None = None
+    spikes: SpikeRule = field(default_factory=SpikeRule)
+    renewals: RenewalRule = field(default_factory=RenewalRule)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -101,6 +159,10 @@ class SourceConfig:
     detected: bool = False
     error: str | None = None
     """Why this source cannot run, with file and line; it fails alone on refresh."""
+
+    daily_limit: Decimal | None = None
+    alerts: tuple[AlertRule, ...] | None = None
+    """This budget's own thresholds; None follows ``budget.alerts``."""
 
     def setting(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
@@ -136,7 +198,11 @@ class Settings:
     or unreadable config never erases their history."""
     warnings: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
-    """Sections kept as written: notifications, projects, team, local_alternatives."""
+    """Sections kept as written: projects, team, local_alternatives."""
+    channels: tuple[Channel, ...] = ()
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
 
     def source(self, name: str) -> SourceConfig | None:
         return next((s for s in self.sources if s.name == name), None)
@@ -322,6 +388,7 @@ class _Parser:
     def __init__(self, where: str) -> None:
         self.where = where
         self.warnings: list[str] = []
+        self.known_channels: set[str] = set(BUILTIN_CHANNELS)
 
     def at(self, node: Any, key: Any) -> str:
         line = None
@@ -344,6 +411,8 @@ class _Parser:
                 raise self.fail(
                     doc, key, str(key), f"unknown section; accepted: {accepted}."
                 )
+        channels = self.channels(doc.get("notifications") or {}, doc)
+        self.known_channels = set(BUILTIN_CHANNELS) | {c.name for c in channels}
         budget = self.budget(doc.get("budget") or {}, doc)
         sources = self.sources(doc.get("services") or {}, doc)
         subscriptions = self.subscriptions(doc.get("subscriptions") or [], doc)
@@ -354,7 +423,6 @@ class _Parser:
         raw = {
             key: doc.get(key)
             for key in (
-                "notifications",
                 "projects",
                 "team",
                 "shared_services",
@@ -372,6 +440,7 @@ class _Parser:
             subscriptions_declared="subscriptions" in doc,
             warnings=tuple(self.warnings),
             raw=raw,
+            channels=channels,
         )
 
     def mapping(
@@ -382,21 +451,34 @@ class _Parser:
         return value
 
     def amount(
-        self, node: Any, key: str, path: str, *, negative: bool = False
+        self,
+        node: Any,
+        key: str,
+        path: str,
+        *,
+        negative: bool = False,
+        like: str = "an amount like 110.00",
     ) -> Decimal:
         try:
             value = to_decimal(node[key])
         except ValueError as exc:
-            raise self.fail(
-                node, key, path, f"{exc}; write an amount like 110.00."
-            ) from exc
+            raise self.fail(node, key, path, f"{exc}; write {like}.") from exc
         if value < 0 and not negative:
             raise self.fail(node, key, path, "must not be negative.")
         return value
 
     def budget(self, node: Any, doc: Any) -> BudgetConfig:
         node = self.mapping(node, doc, "budget", "budget")
-        known = {"monthly_limit", "currency", "timezone", "alerts", "rates"}
+        known = {
+            "monthly_limit",
+            "daily_limit",
+            "currency",
+            "timezone",
+            "alerts",
+            "rates",
+            "spikes",
+            "renewals",
+        }
         for key in node:
             if key not in known:
                 accepted = ", ".join(sorted(known))
@@ -406,6 +488,9 @@ class _Parser:
         limit = None
         if node.get("monthly_limit") is not None:
             limit = self.amount(node, "monthly_limit", "budget.monthly_limit")
+        daily = None
+        if node.get("daily_limit") is not None:
+            daily = self.amount(node, "daily_limit", "budget.daily_limit")
         currency = str(node.get("currency", "USD")).strip().upper()
         if not _CURRENCY.match(currency):
             raise self.fail(
@@ -429,7 +514,11 @@ class _Parser:
                     f"unknown time zone {timezone!r}; use an IANA name such as "
                     "Europe/Berlin.",
                 ) from exc
-        alerts = self.alerts(node.get("alerts"), node)
+        alerts = self.alerts(node.get("alerts"), node, "budget.alerts")
+        if alerts is None:
+            alerts = tuple(
+                AlertRule(Decimal(t), DEFAULT_CHANNELS) for t in DEFAULT_THRESHOLDS
+            )
         rates = {}
         if node.get("rates") is not None:
             rate_node = self.mapping(node["rates"], node, "rates", "budget.rates")
@@ -448,41 +537,206 @@ class _Parser:
                         rate_node, code, path, "a rate of 0 would erase spend."
                     )
                 rates[code] = rate
-        return BudgetConfig(limit, currency, timezone, alerts, rates)
+        return BudgetConfig(
+            limit,
+            currency,
+            timezone,
+            alerts,
+            rates,
+            daily_limit=daily,
+            spikes=self.spikes(node),
+            renewals=self.renewals(node),
+        )
 
-    def alerts(self, node: Any, parent: Any) -> tuple[AlertRule, ...]:
+    def alerts(self, node: Any, parent: Any, path: str) -> tuple[AlertRule, ...] | None:
         if node is None:
-            return tuple(
-                AlertRule(Decimal(t), ("terminal", "toast")) for t in DEFAULT_THRESHOLDS
-            )
+            return None
         if not isinstance(node, list):
             raise self.fail(
-                parent,
-                "alerts",
-                "budget.alerts",
-                "must be a list of {threshold, channels}.",
+                parent, "alerts", path, "must be a list of {threshold, channels}."
             )
         rules = []
+        seen: set[Decimal] = set()
         for index, item in enumerate(node):
-            path = f"budget.alerts[{index}]"
-            item = self.mapping(item, node, index, path)
+            where = f"{path}[{index}]"
+            item = self.mapping(item, node, index, where)
+            self.known_keys(item, where, {"threshold", "channels", "projected"})
             if "threshold" not in item:
                 raise self.fail(
-                    node, index, path, "needs a threshold in percent, such as 75."
+                    node, index, where, "needs a threshold in percent, such as 75."
                 )
-            threshold = self.amount(item, "threshold", f"{path}.threshold")
-            channels = item.get("channels", ["terminal"])
-            if not isinstance(channels, list) or not all(
-                isinstance(c, str) for c in channels
-            ):
+            threshold = self.amount(
+                item, "threshold", f"{where}.threshold", like="a percent like 75"
+            )
+            if threshold == 0:
+                raise self.fail(
+                    item, "threshold", f"{where}.threshold", "must be above 0 %."
+                )
+            if threshold in seen:
                 raise self.fail(
                     item,
+                    "threshold",
+                    f"{where}.threshold",
+                    f"{threshold} % is listed twice; give each threshold once.",
+                )
+            seen.add(threshold)
+            channels = self.channel_list(item, where, list(DEFAULT_CHANNELS))
+            projected = self.flag(item, "projected", f"{where}.projected", True)
+            rules.append(AlertRule(threshold, channels, projected))
+        return tuple(sorted(rules, key=lambda r: r.threshold))
+
+    def known_keys(self, node: Mapping[str, Any], path: str, known: set[str]) -> None:
+        for key in node:
+            if key not in known:
+                accepted = ", ".join(sorted(known))
+                raise self.fail(
+                    node, key, f"{path}.{key}", f"unknown key; accepted: {accepted}."
+                )
+
+    def channel_list(
+        self, node: Mapping[str, Any], path: str, default: list[str]
+    ) -> tuple[str, ...]:
+        channels = node.get("channels", default)
+        if not isinstance(channels, list) or not all(
+            isinstance(c, str) for c in channels
+        ):
+            raise self.fail(
+                node, "channels", f"{path}.channels", "must be a list of channel names."
+            )
+        for name in channels:
+            if name not in self.known_channels:
+                accepted = ", ".join(sorted(self.known_channels))
+                raise self.fail(
+                    node,
                     "channels",
                     f"{path}.channels",
-                    "must be a list of channel names.",
+                    f"unknown channel {name!r}; define it under notifications, or use "
+                    f"one of: {accepted}.",
                 )
-            rules.append(AlertRule(threshold, tuple(channels)))
-        return tuple(rules)
+        return tuple(dict.fromkeys(channels))
+
+    def flag(self, node: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+        value = node.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(node, key, path, "must be true or false.")
+        return value
+
+    def whole(
+        self, node: Mapping[str, Any], key: str, path: str, default: int, low: int
+    ) -> int:
+        value = node.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise self.fail(node, key, path, f"must be a whole number from {low} up.")
+        return value
+
+    def spikes(self, budget: Mapping[str, Any]) -> SpikeRule:
+        node = budget.get("spikes")
+        if node is None:
+            return SpikeRule()
+        path = "budget.spikes"
+        node = self.mapping(node, budget, "spikes", path)
+        self.known_keys(
+            node,
+            path,
+            {"channels", "min_amount", "min_history", "sensitivity", "enabled"},
+        )
+        default = SpikeRule()
+        return SpikeRule(
+            channels=self.channel_list(node, path, list(default.channels)),
+            min_amount=(
+                self.amount(node, "min_amount", f"{path}.min_amount")
+                if node.get("min_amount") is not None
+                else default.min_amount
+            ),
+            min_history=self.whole(
+                node, "min_history", f"{path}.min_history", default.min_history, 3
+            ),
+            sensitivity=(
+                self.amount(node, "sensitivity", f"{path}.sensitivity")
+                if node.get("sensitivity") is not None
+                else default.sensitivity
+            ),
+            enabled=self.flag(node, "enabled", f"{path}.enabled", True),
+        )
+
+    def renewals(self, budget: Mapping[str, Any]) -> RenewalRule:
+        node = budget.get("renewals")
+        if node is None:
+            return RenewalRule()
+        path = "budget.renewals"
+        node = self.mapping(node, budget, "renewals", path)
+        self.known_keys(node, path, {"days", "channels", "monthly", "enabled"})
+        default = RenewalRule()
+        return RenewalRule(
+            days=self.whole(node, "days", f"{path}.days", default.days, 1),
+            channels=self.channel_list(node, path, list(default.channels)),
+            monthly=self.flag(node, "monthly", f"{path}.monthly", False),
+            enabled=self.flag(node, "enabled", f"{path}.enabled", True),
+        )
+
+    def channels(self, node: Any, doc: Any) -> tuple[Channel, ...]:
+        node = self.mapping(node, doc, "notifications", "notifications")
+        result = []
+        for name, entry in node.items():
+            path = f"notifications.{name}"
+            if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9_-]+$", name):
+                raise self.fail(
+                    node, name, path, "names use letters, digits, '_' and '-'."
+                )
+            if name in BUILTIN_CHANNELS:
+                raise self.fail(
+                    node,
+                    name,
+                    path,
+                    f"{name!r} is a built-in channel and needs no entry; pick "
+                    "another name.",
+                )
+            entry = self.mapping(entry or {}, node, name, path)
+            kind = str(entry.get("type", ""))
+            if not kind:
+                if "url" in entry:
+                    kind = "apprise"
+                elif "smtp_server" in entry:
+                    kind = "email"
+                elif "webhook_url" in entry:
+                    kind = "slack"
+                elif name in CHANNEL_FIELDS:
+                    kind = name
+            if kind not in CHANNEL_FIELDS:
+                raise self.fail(
+                    node,
+                    name,
+                    path,
+                    "needs an apprise `url`, or `smtp_server` (e-mail) or "
+                    "`webhook_url` (Slack), or `type: email|slack|apprise`.",
+                )
+            self.known_keys(entry, path, CHANNEL_FIELDS[kind] | {"type"})
+            for key, value in entry.items():
+                if key != "port" and not isinstance(value, str):
+                    raise self.fail(entry, key, f"{path}.{key}", "must be text.")
+            if "port" in entry:
+                self.whole(entry, "port", f"{path}.port", 0, 1)
+            secure = str(entry.get("secure", "starttls")).lower()
+            if secure not in ("starttls", "ssl", "none"):
+                raise self.fail(
+                    entry,
+                    "secure",
+                    f"{path}.secure",
+                    "is starttls (the default), ssl, or none for a local server "
+                    "without TLS.",
+                )
+            url = str(entry.get("url", ""))
+            if kind == "apprise" and url.lower().startswith(("http://", "https://")):
+                raise self.fail(
+                    entry,
+                    "url",
+                    f"{path}.url",
+                    "is an apprise URL, whose scheme names the service: json:// "
+                    "(jsons:// with TLS) posts a JSON webhook to the same host and "
+                    "path; see the apprise wiki for others.",
+                )
+            result.append(Channel(name, kind, dict(entry), self.at(node, name)))
+        return tuple(result)
 
     def sources(self, node: Any, doc: Any) -> tuple[SourceConfig, ...]:
         node = self.mapping(node, doc, "services", "services")
@@ -538,7 +792,19 @@ class _Parser:
                     error = f"{self.at(entry, key)}, {path}.{key}: {message}"
         if entry.get("enabled") is False or entry.get("tracking_enabled") is False:
             settings["enabled"] = False
-        return SourceConfig(name, kind, settings, budget_limit, error=error)
+        daily_limit = None
+        if entry.get("daily_limit") is not None:
+            daily_limit = self.amount(entry, "daily_limit", f"{path}.daily_limit")
+        alerts = self.alerts(entry.get("alerts"), entry, f"{path}.alerts")
+        return SourceConfig(
+            name,
+            kind,
+            settings,
+            budget_limit,
+            error=error,
+            daily_limit=daily_limit,
+            alerts=alerts,
+        )
 
     def subscriptions(self, node: Any, doc: Any) -> tuple[Subscription, ...]:
         if not isinstance(node, list):

@@ -17,10 +17,11 @@ import os
 import re
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,23 @@ from collectors.base import (
     Charge,
     RecordBatch,
 )
+from qoins_tui import fx
 from qoins_tui.errors import StoreBusyError, StoreError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 MONEY = "DECIMAL(38,12)"
+RATE = "DECIMAL(38,18)"
+"""A stored exchange rate, exact as its source wrote it."""
+RATE_HEAD = "DECIMAL(38,8)"
+RATE_TAIL = "DECIMAL(38,24)"
+"""A conversion multiplies an amount (12 places) by its rate in two parts, the
+rate's first 8 places and the rest to 24, then adds the products at 20 places:
+each product fits DuckDB's 38 digits (up to 10^10 units of the charge's currency
+per charge), and a rate such as 1 ÷ 162.8 keeps 24 places instead of the 14 one
+product would leave it."""
+_HEAD = Decimal("1e-8")
 
 CHARGE_COLUMNS = (
     "record_key",
@@ -184,8 +196,52 @@ _MIGRATIONS: dict[int, Sequence[str]] = {
         )""",
         "CREATE SEQUENCE budget_change_ids START 1",
     ),
+    4: (
+        f"""CREATE TABLE alerts (
+            alert_id BIGINT PRIMARY KEY,
+            rule VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            scope VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            fired_at TIMESTAMPTZ NOT NULL,
+            title VARCHAR NOT NULL,
+            message VARCHAR NOT NULL,
+            currency VARCHAR NOT NULL,
+            amount {MONEY},
+            budget {MONEY},
+            projected {MONEY},
+            threshold DECIMAL(9, 3),
+            covered BOOLEAN NOT NULL,
+            cleared_at TIMESTAMPTZ,
+            acknowledged_at TIMESTAMPTZ
+        )""",
+        "CREATE SEQUENCE alert_ids START 1",
+        """CREATE TABLE alert_deliveries (
+            alert_id BIGINT NOT NULL,
+            channel VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_attempt TIMESTAMPTZ,
+            error VARCHAR,
+            PRIMARY KEY (alert_id, channel)
+        )""",
+    ),
+    5: (
+        f"""CREATE TABLE exchange_rates (
+            day DATE NOT NULL,
+            base VARCHAR NOT NULL,
+            quote VARCHAR NOT NULL,
+            rate {RATE} NOT NULL,
+            origin VARCHAR NOT NULL,
+            fetched_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (day, base, quote)
+        )""",
+    ),
 }
 
+_MIGRATING = threading.Lock()
+"""Held while a connection checks and migrates the schema."""
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?:\. See also|$)")
 
 
@@ -266,6 +322,74 @@ class BudgetChange:
     currency: str
     changed_at: dt.datetime
     config_path: str
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    """An alert a rule raised, before it is stored: what, where, when and who hears."""
+
+    rule: str
+    """The rule and its level, such as ``actual:90`` or ``spike``."""
+    kind: str
+    """``actual``, ``projected``, ``daily``, ``spike``, ``renewal`` or ``ending``."""
+    scope: str
+    """``total`` or a source's name, as in ``qoins budget set``."""
+    period: str
+    """What the alert is about: a month, a day or a billing date."""
+    severity: str
+    """``info``, ``warning`` or ``critical``."""
+    title: str
+    message: str
+    currency: str
+    channels: tuple[str, ...]
+    amount: Decimal | None = None
+    budget: Decimal | None = None
+    projected: Decimal | None = None
+    threshold: Decimal | None = None
+    covered: bool = False
+    """Crossed together with a higher threshold of the same budget, whose alert is
+    the one delivered: stored so it does not fire later, sent nowhere."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str
+    status: str
+    """``pending``, ``sent`` or ``failed``."""
+    attempts: int = 0
+    last_attempt: dt.datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """A stored alert with its deliveries."""
+
+    alert_id: int
+    rule: str
+    kind: str
+    scope: str
+    period: str
+    severity: str
+    fired_at: dt.datetime
+    title: str
+    message: str
+    currency: str
+    amount: Decimal | None
+    budget: Decimal | None
+    projected: Decimal | None
+    threshold: Decimal | None
+    covered: bool
+    cleared_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None
+    deliveries: tuple[Delivery, ...] = ()
+
+    @property
+    def state(self) -> str:
+        """``active``, ``acknowledged`` or ``cleared`` (its condition passed)."""
+        if self.cleared_at is not None:
+            return "cleared"
+        return "acknowledged" if self.acknowledged_at is not None else "active"
 
 
 @dataclass(frozen=True)
@@ -385,7 +509,10 @@ class Store:
                 ) from exc
         try:
             con.execute("SET TimeZone = 'UTC'")
-            self._migrate(con)
+            # Two threads of one process (the app's workers) may open a new file at
+            # once; each would create the schema, and DuckDB refuses the second.
+            with _MIGRATING:
+                self._migrate(con)
         except BaseException:
             con.close()
             raise
@@ -1105,6 +1232,125 @@ class Store:
                 raise
             con.execute("COMMIT")
 
+    # -- alerts ------------------------------------------------------------------
+
+    def save_alerts(
+        self,
+        drafts: Sequence[AlertDraft],
+        cleared: Sequence[int],
+        now: dt.datetime,
+    ) -> list[AlertRecord]:
+        """Store new alerts with a pending delivery per channel and mark ``cleared``
+        ones as passed, in one transaction; returns the new alerts in ``drafts``'
+        order."""
+        ids = []
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                for alert_id in cleared:
+                    con.execute(
+                        "UPDATE alerts SET cleared_at = ? WHERE alert_id = ?",
+                        [now, alert_id],
+                    )
+                for d in drafts:
+                    alert_id = con.execute("SELECT nextval('alert_ids')").fetchall()[0][
+                        0
+                    ]
+                    con.execute(
+                        """INSERT INTO alerts VALUES
+                           (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)""",
+                        [
+                            alert_id,
+                            d.rule,
+                            d.kind,
+                            d.scope,
+                            d.period,
+                            d.severity,
+                            now,
+                            d.title,
+                            d.message,
+                            d.currency,
+                            d.amount,
+                            d.budget,
+                            d.projected,
+                            d.threshold,
+                            d.covered,
+                        ],
+                    )
+                    for channel in () if d.covered else d.channels:
+                        con.execute(
+                            """INSERT INTO alert_deliveries
+                               VALUES (?, ?, 'pending', 0, NULL, NULL)""",
+                            [alert_id, channel],
+                        )
+                    ids.append(alert_id)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        return sorted(self.alerts(ids=ids), key=lambda a: a.alert_id)
+
+    def alerts(
+        self, *, open_only: bool = False, ids: Sequence[int] | None = None
+    ) -> list[AlertRecord]:
+        """Stored alerts, newest first: all, those not cleared, or the ones named."""
+        where = []
+        params: list[Any] = []
+        if open_only:
+            where.append("cleared_at IS NULL")
+        if ids is not None:
+            where.append("alert_id IN (SELECT unnest(?::BIGINT[]))")
+            params.append(list(ids))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        with self.connect() as con:
+            rows = con.execute(
+                f"""SELECT alert_id, rule, kind, scope, period, severity, fired_at,
+                           title, message, currency, amount, budget, projected,
+                           threshold, covered, cleared_at, acknowledged_at
+                    FROM alerts {clause}
+                    ORDER BY fired_at DESC, alert_id DESC""",
+                params,
+            ).fetchall()
+            found = [r[0] for r in rows]
+            deliveries: dict[int, list[Delivery]] = defaultdict(list)
+            for row in con.execute(
+                """SELECT alert_id, channel, status, attempts, last_attempt, error
+                   FROM alert_deliveries
+                   WHERE alert_id IN (SELECT unnest(?::BIGINT[]))
+                   ORDER BY alert_id, channel""",
+                [found],
+            ).fetchall():
+                deliveries[row[0]].append(Delivery(*row[1:]))
+        return [
+            replace(AlertRecord(*r), deliveries=tuple(deliveries[r[0]])) for r in rows
+        ]
+
+    def record_delivery(
+        self,
+        alert_id: int,
+        channel: str,
+        *,
+        error: str | None,
+        at: dt.datetime,
+    ) -> None:
+        """One attempt to deliver an alert on a channel: sent, or failed with why."""
+        with self.connect() as con:
+            con.execute(
+                """UPDATE alert_deliveries
+                   SET status = ?, attempts = attempts + 1, last_attempt = ?,
+                       error = ?
+                   WHERE alert_id = ? AND channel = ?""",
+                ["failed" if error else "sent", at, error, alert_id, channel],
+            )
+
+    def acknowledge_alert(self, alert_id: int, at: dt.datetime | None) -> None:
+        """Acknowledge an alert, or with ``at`` None take the acknowledgement back."""
+        with self.connect() as con:
+            con.execute(
+                "UPDATE alerts SET acknowledged_at = ? WHERE alert_id = ?",
+                [at, alert_id],
+            )
+
     def budget_changes(self) -> list[BudgetChange]:
         """Every recorded budget change, newest first."""
         with self.connect() as con:
@@ -1133,20 +1379,85 @@ class Store:
         with self.connect() as con:
             return not con.execute("SELECT count(*) FROM charges").fetchall()[0][0]
 
+    # -- exchange rates ------------------------------------------------------------
+
+    def save_rates(self, rates: Sequence[fx.Rate], *, fetched_at: dt.datetime) -> int:
+        """Store rates fetched from the ECB in one transaction, a day and pair stored
+        before replaced; returns how many were stored."""
+        latest = {(r.day, r.base, r.quote): r for r in rates}
+        if not latest:
+            return 0
+        with self.connect() as con:
+            con.execute("BEGIN")
+            try:
+                con.execute(
+                    f"""INSERT OR REPLACE INTO exchange_rates
+                        SELECT unnest($days), unnest($bases), unnest($quotes),
+                               unnest($rates)::{RATE}, $origin, $fetched_at""",
+                    {
+                        "days": [r.day for r in latest.values()],
+                        "bases": [r.base for r in latest.values()],
+                        "quotes": [r.quote for r in latest.values()],
+                        "rates": [format(r.rate, "f") for r in latest.values()],
+                        "origin": fx.ECB,
+                        "fetched_at": fetched_at,
+                    },
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(latest)
+
+    def rates(self) -> list[fx.Rate]:
+        """Every stored rate, by day, base and quote."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT day, base, quote, rate FROM exchange_rates ORDER BY ALL"
+            ).fetchall()
+        return [fx.Rate(*row) for row in rows]
+
+    def rate_spans(self) -> dict[str, tuple[dt.date, dt.date]]:
+        """The oldest and newest day of the stored ECB rates of each currency."""
+        with self.connect() as con:
+            rows = con.execute(
+                """SELECT quote, min(day), max(day) FROM exchange_rates
+                   WHERE origin = ? AND base = ? GROUP BY quote""",
+                [fx.ECB, fx.EURO],
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def rates_needed(
+        self, zone: str, currency: str, fixed: Iterable[str]
+    ) -> dict[str, tuple[dt.date, dt.date]]:
+        """The oldest and newest local day of the charges in each currency that is
+        neither the budget's nor has a fixed rate: those stored rates convert."""
+        with self.connect() as con:
+            rows = con.execute(
+                f"""SELECT currency, min(day), max(day) FROM (
+                        SELECT currency, {_local_day(zone)} AS day FROM charges
+                        WHERE currency <> ? AND billed_cost IS NOT NULL
+                          AND currency NOT IN (SELECT unnest(?::VARCHAR[])))
+                    WHERE day IS NOT NULL GROUP BY currency""",
+                [currency, sorted(fixed)],
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     # -- queries of stored charges ---------------------------------------------------
 
     @contextmanager
     def _spend(self, q: MonthQuery) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection with the view ``spend``: charges with local day and amount."""
+        """A connection with the view ``spend``: charges with local day and amount,
+        and ``rate_day``, the oldest day of the stored exchange rates behind a
+        converted amount (null for the budget currency and fixed rates)."""
         with self.connect() as con:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(18,9))"
-            )
-            rates = [
-                [code, rate] for code, rate in q.rates.items() if code != q.currency
-            ]
-            if rates:
-                con.executemany("INSERT INTO fx VALUES (?, ?)", rates)
+            # The views of one session (a summary) share one ``fx``: it depends on
+            # the zone, currency and fixed rates, not on the window.
+            key = (q.zone, q.currency, tuple(sorted(q.rates.items())))
+            made = getattr(self._held, "fx", None)
+            if made is None or made[0] is not con or made[1] != key:
+                self._exchange(con, q)
+                self._held.fx = (con, key)
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE billed_days AS
                     SELECT DISTINCT lower(provider) AS provider, {_UTC_DAY} AS day
@@ -1154,21 +1465,25 @@ class Store:
                     WHERE cost_basis = 'billed' AND charge_category = 'Usage'
                       AND provider IS NOT NULL"""
             )
+            local_day = _local_day(q.zone, "ch.")
             con.execute(
                 f"""CREATE OR REPLACE TEMP VIEW spend AS
                     SELECT ch.*,
-                        coalesce(ch.charge_date,
-                                 timezone('{_sql_str(q.zone)}', ch.period_start)::DATE)
-                            AS day,
+                        {local_day} AS day,
                         CAST(CASE WHEN ch.currency = '{_sql_str(q.currency)}'
                                   THEN ch.billed_cost
-                                  ELSE ch.billed_cost * fx.rate END AS {MONEY})
+                                  ELSE CAST(ch.billed_cost * fx.head AS DECIMAL(38,20))
+                                     + CAST(ch.billed_cost * fx.tail AS DECIMAL(38,20))
+                                  END AS {MONEY})
                             AS amount,
+                        fx.as_of AS rate_day,
                         bd.day IS NOT NULL AS superseded,
                         ch.cost_basis IN ('billed', 'estimated')
                             AND coalesce(ch.billing, 'api') <> 'plan'
                             AND bd.day IS NULL AS counts
-                    FROM charges ch LEFT JOIN fx ON fx.currency = ch.currency
+                    FROM charges ch
+                    LEFT JOIN fx ON fx.currency = ch.currency
+                     AND fx.day_number = {_day_number(local_day)}
                     LEFT JOIN billed_days bd
                       ON ch.cost_basis IN ('estimated', 'unpriced')
                      AND coalesce(ch.billing, 'api') <> 'plan'
@@ -1177,6 +1492,89 @@ class Store:
                          ch.charge_date, (ch.period_start AT TIME ZONE 'UTC')::DATE)"""
             )
             yield con
+
+    def _exchange(self, con: duckdb.DuckDBPyConnection, q: MonthQuery) -> None:
+        """The temp table ``fx``: every currency and local day of the stored charges
+        outside the budget currency that has a rate on that day, with the rate (a
+        fixed one from the config, else from the stored rates) as ``head`` plus
+        ``tail`` (see :data:`RATE_TAIL`) and ``as_of``. The pairs are few
+        (currencies times days), so :mod:`qoins_tui.fx` works the rates out.
+
+        The day is a number of days since 1970 (see :func:`_day_number`): joined
+        on a date, a window on ``spend.day`` would also filter ``fx`` by date, and
+        where that leaves ``fx`` empty DuckDB 2.0 sums the window's other columns
+        into too small a type (1.2M tokens summed to -128).
+        """
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE fx (currency VARCHAR, day_number INTEGER,
+                head {RATE_HEAD}, tail {RATE_TAIL}, as_of DATE)"""
+        )
+        pairs = con.execute(
+            f"""SELECT DISTINCT currency, day FROM (
+                    SELECT currency, {_local_day(q.zone)} AS day FROM charges
+                    WHERE currency <> ? AND billed_cost IS NOT NULL)
+                WHERE day IS NOT NULL""",
+            [q.currency],
+        ).fetchall()
+        floating = [(c, day) for c, day in pairs if c not in q.rates]
+        book = fx.RateBook(())
+        if floating:
+            book = self._rate_book(
+                con,
+                {c for c, _ in floating} | {q.currency},
+                min(day for _, day in floating),
+                max(day for _, day in floating),
+            )
+        rows = []
+        for currency, day in pairs:
+            found = fx.conversion(currency, q.currency, day, fixed=q.rates, book=book)
+            if found is not None:
+                head = found.rate.quantize(_HEAD, rounding=ROUND_DOWN)
+                rows.append(
+                    (
+                        currency,
+                        (day - _EPOCH).days,
+                        format(head, "f"),
+                        format(found.rate - head, "f"),
+                        found.as_of,
+                    )
+                )
+        if rows:
+            columns = [list(c) for c in zip(*rows, strict=True)]
+            names = ("currencies", "day_numbers", "heads", "tails", "as_of")
+            con.execute(
+                f"""INSERT INTO fx SELECT unnest($currencies), unnest($day_numbers),
+                        unnest($heads)::{RATE_HEAD}, unnest($tails)::{RATE_TAIL},
+                        unnest($as_of::DATE[])""",
+                dict(zip(names, columns, strict=True)),
+            )
+
+    def _rate_book(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        currencies: Iterable[str],
+        first: dt.date,
+        last: dt.date,
+    ) -> fx.RateBook:
+        """The stored rates of the pairs that touch ``currencies`` (a step of a
+        conversion into or out of one of them) from the newest on or before
+        ``first`` to ``last``."""
+        rows = con.execute(
+            """WITH wanted AS (
+                   SELECT day, base, quote, rate FROM exchange_rates
+                   WHERE day <= $last
+                     AND (base IN (SELECT unnest($codes::VARCHAR[]))
+                          OR quote IN (SELECT unnest($codes::VARCHAR[])))
+               ), floor AS (
+                   SELECT base, quote, max(day) AS day FROM wanted
+                   WHERE day <= $first GROUP BY base, quote
+               )
+               SELECT w.day, w.base, w.quote, w.rate
+               FROM wanted w LEFT JOIN floor f ON f.base = w.base AND f.quote = w.quote
+               WHERE w.day >= coalesce(f.day, $first)""",
+            {"codes": sorted(currencies), "first": first, "last": last},
+        ).fetchall()
+        return fx.RateBook(fx.Rate(*row) for row in rows)
 
     def spend_by_service(self, q: MonthQuery) -> list[ServiceSpend]:
         """What counts against the budget in the window, by source and service."""
@@ -1208,12 +1606,17 @@ class Store:
             ).fetchall()
         return {r[0]: r[1] for r in rows}
 
-    def daily_spend_by_source(self, q: MonthQuery) -> dict[str, dict[dt.date, Decimal]]:
+    def daily_spend_by_source(
+        self, q: MonthQuery, *, gross: bool = False
+    ) -> dict[str, dict[dt.date, Decimal]]:
+        """Spend per source and local day; ``gross`` leaves credits and refunds out
+        (spike detection looks at usage, not at what a credit took back)."""
         with self._spend(q) as con:
             rows = con.execute(
-                """SELECT source, day, sum(amount) FROM spend
-                   WHERE counts AND amount IS NOT NULL AND day >= ? AND day < ?
-                   GROUP BY ALL""",
+                f"""SELECT source, day, sum(amount) FROM spend
+                    WHERE counts AND amount IS NOT NULL AND day >= ? AND day < ?
+                      {"AND amount > 0" if gross else ""}
+                    GROUP BY ALL""",
                 [q.start, q.end],
             ).fetchall()
         result: dict[str, dict[dt.date, Decimal]] = {}
@@ -1222,6 +1625,8 @@ class Store:
         return result
 
     def unconverted(self, q: MonthQuery) -> list[tuple[str, Decimal]]:
+        """(currency, amount) of counted charges in the window that neither a fixed
+        nor a stored rate of their day converts."""
         with self._spend(q) as con:
             rows = con.execute(
                 """SELECT currency, sum(billed_cost) FROM spend
@@ -1231,6 +1636,17 @@ class Store:
                 [q.start, q.end],
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def rate_days(self, q: MonthQuery) -> tuple[dt.date, dt.date] | None:
+        """The oldest and newest day of the stored exchange rates that converted
+        charges in the window, or None when none did."""
+        with self._spend(q) as con:
+            oldest, newest = con.execute(
+                """SELECT min(rate_day), max(rate_day) FROM spend
+                   WHERE amount IS NOT NULL AND day >= ? AND day < ?""",
+                [q.start, q.end],
+            ).fetchall()[0]
+        return None if oldest is None else (oldest, newest)
 
     def unpriced(self, q: MonthQuery) -> list[tuple[str, str, int]]:
         """(provider, model, tokens) of usage no price table knows, in the window."""
@@ -1406,6 +1822,23 @@ _STORED_COLUMNS = ("source", *CHARGE_COLUMNS, "fingerprint")
 
 _UTC_DAY = "coalesce(charge_date, (period_start AT TIME ZONE 'UTC')::DATE)"
 """A charge's day as its provider bills it: its date, or its start's UTC day."""
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _day_number(day: str) -> str:
+    """The SQL date ``day`` as days since 1970, as ``fx`` keys a day."""
+    return f"date_diff('day', DATE '{_EPOCH}', {day})"
+
+
+def _local_day(zone: str, table: str = "") -> str:
+    """A charge's day as budgets count it: its date, or its start's day in ``zone``
+    (``table`` is the charges' alias with its dot, if any)."""
+    return (
+        f"coalesce({table}charge_date, "
+        f"timezone('{_sql_str(zone)}', {table}period_start)::DATE)"
+    )
 
 
 def _charge_row(source: str, charge: Charge) -> list[Any]:

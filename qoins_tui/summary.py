@@ -112,6 +112,18 @@ class MonthSummary:
     runs_out: dt.date | None = None
     keep_under: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
+    rates_of: tuple[dt.date, dt.date] | None = None
+    """The oldest and newest day of the ECB rates that converted the month's
+    charges; None when none did."""
+
+    @property
+    def rates_note(self) -> str | None:
+        """``ECB rates of 2026-12-03`` (or of a span of days), None without them."""
+        if self.rates_of is None:
+            return None
+        oldest, newest = self.rates_of
+        days = str(oldest) if oldest == newest else f"{oldest} to {newest}"
+        return f"ECB rates of {days}"
 
     @property
     def is_current(self) -> bool:
@@ -195,7 +207,7 @@ def _build_summary(
     if month == Month.of(today) and budget is not None:
         runs_out = analysis.runs_out(budget, spent, fc.daily_rate, today, month)
         if remaining is not None and days:
-            keep_under = max(remaining, Decimal(0)) / days
+            keep_under = max(remaining - due_after(settings, today), Decimal(0)) / days
     return MonthSummary(
         month=month,
         today=today,
@@ -231,6 +243,7 @@ def _build_summary(
         runs_out=runs_out,
         keep_under=keep_under,
         warnings=list(settings.warnings),
+        rates_of=store.rate_days(q),
     )
 
 
@@ -240,6 +253,15 @@ def source_details(
     return store.source_details(
         month_query(settings, month.first_day, month.end), source
     )
+
+
+def due_after(settings: Settings, today: dt.date) -> Decimal:
+    """Subscription charges still to come this month after today: money the daily
+    pace that keeps a budget must leave for them."""
+    tomorrow = today + dt.timedelta(days=1)
+    if Month.of(tomorrow) != Month.of(today):
+        return Decimal(0)
+    return _scheduled_rest(settings, Month.of(today), tomorrow)
 
 
 def _scheduled_rest(settings: Settings, month: Month, today: dt.date) -> Decimal:

@@ -50,6 +50,31 @@ def test_c15b_last_day_of_the_month() -> None:
     assert result.projected == Decimal("300.00")
 
 
+def test_today_above_the_average_stands_for_today() -> None:
+    june = Month(2025, 6)
+    daily = flat(june, dt.date(2025, 6, 11))
+    daily[dt.date(2025, 6, 12)] = Decimal("890.00")
+
+    result = forecast(june, dt.date(2025, 6, 12), daily, daily)
+
+    # 110 through yesterday + today's 890 + 10 × 18 days after today = 1180, never
+    # the 300 that leaves today's spend out, below the 1000 already spent.
+    assert result.projected == Decimal("1180.00")
+    assert result.low is not None and result.low >= Decimal("1000.00")
+
+
+def test_first_day_above_the_previous_rate_stands_for_today() -> None:
+    june = Month(2025, 6)
+    daily = {dt.date(2025, 6, 1): Decimal("50.00")}
+
+    result = forecast(
+        june, dt.date(2025, 6, 1), daily, daily, previous_rate=Decimal("9.00")
+    )
+
+    # 50 today + 9.00 × 29 days after it
+    assert result.projected == Decimal("311.00")
+
+
 def test_c15c_first_day_without_history_is_insufficient() -> None:
     june = Month(2025, 6)
     daily = {dt.date(2025, 6, 1): Decimal("2.00")}
@@ -209,3 +234,14 @@ def test_runs_out_at_the_current_rate() -> None:
     assert runs_out(
         Decimal("100"), Decimal("110"), Decimal("10"), dt.date(2025, 6, 12), june
     ) == dt.date(2025, 6, 12)
+    # A budget far beyond any date at a tiny rate: not this month, and no overflow.
+    assert (
+        runs_out(
+            Decimal("1000"),
+            Decimal("0.0003"),
+            Decimal("0.0001"),
+            dt.date(2025, 6, 12),
+            june,
+        )
+        is None
+    )

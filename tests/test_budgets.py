@@ -367,7 +367,9 @@ def test_budget_object_of_a_running_month_shares_status_figures(
 # -- the store ------------------------------------------------------------------------
 
 
-def test_a_schema_2_store_migrates_to_3_and_keeps_its_charges(tmp_path: Path) -> None:
+def test_a_schema_2_store_migrates_forward_and_keeps_its_charges(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
     for version in (1, 2):
@@ -383,8 +385,9 @@ def test_a_schema_2_store_migrates_to_3_and_keeps_its_charges(tmp_path: Path) ->
 
     store = Store(path)
 
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 5
     assert store.budget_changes() == []
+    assert store.alerts() == []
     with store.connect() as con:
         assert con.execute("SELECT source, billed_cost FROM charges").fetchall() == [
             ("aws", Decimal("7.5"))
@@ -488,7 +491,7 @@ def test_check_refuses_spending_it_cannot_convert(
 
     assert check(config, db, "--month", "2025-03") == 2
     assert capsys.readouterr().err == (
-        "qoins: Configuration error: spending in USD has no exchange rate into EUR, "
-        "so the budgets cannot be checked; add the rate under budget.rates in "
-        "config.yml.\n"
+        "qoins: Cannot check: spending in USD has no exchange rate into EUR for its "
+        "days, so the budgets cannot be checked; `qoins --refresh` fetches the ECB's "
+        "rates, or add a fixed rate under budget.rates in config.yml.\n"
     )

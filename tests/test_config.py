@@ -228,7 +228,8 @@ def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
             "budget:\n  monthly_limit: 5\n  colour: red\n",
             3,
             "budget.colour",
-            "accepted: alerts, currency, monthly_limit, rates, timezone",
+            "accepted: alerts, currency, daily_limit, monthly_limit, rates, renewals, "
+            "spikes, timezone",
             id="unknown-budget-key",
         ),
         pytest.param(
@@ -251,6 +252,28 @@ def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
             "budget.alerts[1]",
             "needs a threshold in percent",
             id="alert-without-threshold",
+        ),
+        pytest.param(
+            "budget:\n  alerts:\n    - threshold: 75%\n",
+            3,
+            "budget.alerts[0].threshold",
+            "write a percent like 75",
+            id="threshold-with-percent-sign",
+        ),
+        pytest.param(
+            "notifications:\n  mail:\n    smtp_server: mail.example.com\n"
+            "    secure: tls\n",
+            4,
+            "notifications.mail.secure",
+            "is starttls (the default), ssl, or none",
+            id="secure-tls",
+        ),
+        pytest.param(
+            "notifications:\n  hook:\n    url: https://hooks.example.com/qoins\n",
+            3,
+            "notifications.hook.url",
+            "json:// (jsons:// with TLS) posts a JSON webhook",
+            id="apprise-url-https",
         ),
         pytest.param(
             "subscriptions:\n"
@@ -545,7 +568,15 @@ def test_the_seed_example_loads_with_errors_on_unbuilt_sources(
         assert error.startswith(f"{path} line {line}, services.{name}: ")
         assert "no collector in this version" in error
     assert by_name["openai"].setting("api_key") == "${OPENAI_API_KEY}"
-    assert set(settings.raw) == {"local_alternatives", "notifications"}
+    assert set(settings.raw) == {"local_alternatives"}
+    assert [(c.name, c.kind) for c in settings.channels] == [
+        ("email", "email"),
+        ("slack", "slack"),
+    ]
+    assert settings.channels[1].settings == {
+        "webhook_url": "${SLACK_WEBHOOK}",
+        "channel": "#dev-costs",
+    }
 
 
 def test_amounts_keep_their_exact_decimal_value() -> None:
