@@ -11,7 +11,16 @@ if (($# == 0)); then
 fi
 
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
+daemons=()
+# Stop the daemons started below (Xvfb, dunst), then remove their files.
+stop_daemons() {
+    if ((${#daemons[@]})); then
+        kill "${daemons[@]}" 2>/dev/null || true
+        wait "${daemons[@]}" 2>/dev/null || true
+    fi
+    rm -rf "$scratch"
+}
+trap stop_daemons EXIT
 
 # Wait until a D-Bus name has an owner on the session bus, or fail after 10 s.
 wait_for_name() {
@@ -37,6 +46,32 @@ start_keyring() {
     wait_for_name org.freedesktop.secrets
 }
 
+# Desktop notifications: dunst on a virtual X display (Xvfb on the first free one,
+# which it writes to fd 3 once it accepts clients), so a test can read back from
+# dunst's history what arrived. dunst reads an empty config, so a dunstrc of the
+# user's changes nothing.
+start_notifications() {
+    Xvfb -displayfd 3 -nolisten tcp 3>"$scratch/display" >"$scratch/xvfb.log" 2>&1 &
+    daemons+=($!)
+    for _ in $(seq 100); do
+        if [[ -s $scratch/display ]]; then
+            break
+        fi
+        sleep 0.1
+    done
+    if [[ ! -s $scratch/display ]]; then
+        echo ".ci/session.sh: Xvfb did not start:" >&2
+        cat "$scratch/xvfb.log" >&2
+        return 1
+    fi
+    export DISPLAY=":$(<"$scratch/display")"
+    : >"$scratch/dunstrc"
+    dunst -config "$scratch/dunstrc" >"$scratch/dunst.log" 2>&1 &
+    daemons+=($!)
+    wait_for_name org.freedesktop.Notifications
+}
+
 start_keyring
+start_notifications
 
 "$@"

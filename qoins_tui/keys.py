@@ -44,8 +44,9 @@ TIMEOUT_S = 5.0
 
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
 _FALLBACK = (
-    "or, for cron and servers, keep the key in an environment variable and write "
-    'api_key: "${VAR}" under the source in config.yml'
+    "or, for cron and servers, keep the secret in an environment variable and write "
+    '"${VAR}" for it in config.yml (api_key under a source, password, webhook_url or '
+    "url under a notification channel)"
 )
 
 Origin = Literal["keyring", "variable", "config", "missing", "unknown"]

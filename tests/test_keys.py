@@ -230,7 +230,7 @@ def test_a_locked_collection_is_reported_without_a_prompt(tmp_path: Path) -> Non
     report = json.loads(result.stdout)
     assert report["error"].startswith('The keyring collection "Login" is locked')
     assert "does not ask to unlock it" in report["error"]
-    assert 'api_key: "${VAR}"' in report["error"]
+    assert '"${VAR}" for it in config.yml (api_key under a source' in report["error"]
     assert report["elapsed_s"] < 2
 
 
@@ -258,8 +258,9 @@ def test_no_backend_exits_2_at_once_with_the_fix(
         "be reached. Install and start a Secret Service such as gnome-keyring (on a "
         "desktop it starts at login; on a server, run QOINs inside dbus-run-session "
         "after gnome-keyring-daemon --unlock --components=secrets), or, for cron and "
-        "servers, keep the key in an environment variable and write api_key: "
-        '"${VAR}" under the source in config.yml.\n'
+        "servers, keep the secret in an environment variable and write "
+        '"${VAR}" for it in config.yml (api_key under a source, password, '
+        "webhook_url or url under a notification channel).\n"
     )
 
 
