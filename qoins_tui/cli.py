@@ -25,6 +25,7 @@ from qoins_tui import __version__, keys, locations
 from qoins_tui.analysis import Month
 from qoins_tui.config import Settings, load_settings
 from qoins_tui.errors import ConfigError, ImportFormatError, QoinsError
+from qoins_tui.fx import RatesResult
 from qoins_tui.money import format_money, format_percent
 from qoins_tui.refresh import Progress, SourceResult, import_files, run_refresh
 from qoins_tui.store import Store
@@ -185,6 +186,34 @@ def build_parser() -> argparse.ArgumentParser:
             "--json", action="store_true", default=argparse.SUPPRESS, help="as JSON"
         )
 
+    alerts = commands.add_parser(
+        "alerts",
+        help="alerts raised by the budget, spike and renewal rules",
+        description=(
+            "List the alerts refreshes raised, newest first, with their delivery on "
+            "each channel. Without an action, the active ones (neither acknowledged "
+            "nor cleared)."
+        ),
+    )
+    alerts.add_argument(
+        "--all",
+        action="store_true",
+        help="every alert, acknowledged and cleared ones included",
+    )
+    alerts.add_argument("--json", action="store_true", help="print as JSON")
+    alert_actions = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alert_ack = alert_actions.add_parser(
+        "ack",
+        help="acknowledge alerts so they leave the active list",
+        description="Acknowledge the alerts with the numbers given (see qoins alerts).",
+    )
+    alert_ack.add_argument("ids", nargs="+", type=int, metavar="ID")
+    alert_actions.add_parser(
+        "rules",
+        help="every alert rule with its condition and channels",
+        description="List the rules config.yml defines, in words, with their channels.",
+    )
+
     name_help = (
         "the source's name under services in config.yml, such as openai (NAME.FIELD "
         "for a source's second secret)"
@@ -252,6 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _budget(parser, args)
         if args.command == "check":
             return _check(args)
+        if args.command == "alerts":
+            return _alerts(args)
         if args.command == "import":
             return _import(args)
         if args.refresh:
@@ -314,7 +345,15 @@ def _refresh(args: argparse.Namespace) -> int:
             for note in result.counts.notes:
                 _say(f"  {note}")
 
-    results = run_refresh(settings, store, progress=starting, on_result=report)
+    def report_rates(rates: RatesResult) -> None:
+        if live:
+            sys.stderr.write("\r\033[K")
+        if not args.quiet or not rates.ok:
+            _say(rates.summary())
+
+    results = run_refresh(
+        settings, store, progress=starting, on_result=report, on_rates=report_rates
+    )
     if not results:
         from qoins_tui.discovery import findings
 
@@ -326,9 +365,40 @@ def _refresh(args: argparse.Namespace) -> int:
             "one under services in config.yml, or import a cost export with "
             "`qoins import FILE`."
         )
+    checked = _check_alerts(settings, store)
     if args.refresh_json:
         sys.stdout.write(_refresh_json(results) + "\n")
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if checked and all(r.ok for r in results) else 1
+
+
+def _check_alerts(settings: Settings, store: Store) -> bool:
+    """Judge the alert rules after a refresh: print each new alert, deliver it on its
+    channels and report deliveries that failed (retried on the next refresh).
+    False when the rules could not be judged."""
+    from qoins_tui.alerts import check_alerts
+    from qoins_tui.notify import deliver
+
+    try:
+        run = check_alerts(
+            settings,
+            store,
+            now=dt.datetime.now(dt.UTC),
+            front=("terminal",),
+            send=deliver,
+        )
+    except QoinsError as exc:
+        _say(f"alerts: not checked: {exc.message}")
+        return False
+    for alert in run.shown:
+        _say(f"alert: {alert.title}")
+        for line in alert.message.splitlines():
+            _say(f"  {line}")
+    for attempt in run.failures:
+        _say(
+            f"alert: delivery of {attempt.alert.title!r} failed: {attempt.error} "
+            "(tried again on the next refresh)"
+        )
+    return True
 
 
 def _refresh_json(results: Sequence[SourceResult]) -> str:
@@ -404,9 +474,11 @@ def _check(args: argparse.Namespace) -> int:
     cur = summary.currency
     if summary.unconverted:
         missing = ", ".join(currency for currency, _ in summary.unconverted)
-        raise ConfigError(
-            f"spending in {missing} has no exchange rate into {cur}, so the budgets "
-            f"cannot be checked; add the rate under budget.rates in config.yml."
+        raise QoinsError(
+            f"spending in {missing} has no exchange rate into {cur} for its days, so "
+            "the budgets cannot be checked; `qoins --refresh` fetches the ECB's "
+            "rates, or add a fixed rate under budget.rates in config.yml.",
+            title="Cannot check",
         )
     budgets = [("total", summary.budget, summary.spent, summary.percent)]
     budgets += summary.budgets
@@ -650,6 +722,78 @@ def _detect_format(path: Path, store: Store) -> str:
     )
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    if args.alerts_command == "rules":
+        from qoins_tui.alerts import rule_rows
+
+        rows = rule_rows(_settings(args))
+        if not rows:
+            _say("qoins: no alert rules: set a budget or list subscriptions first.")
+        for row in rows:
+            sys.stdout.write(
+                f"{row.scope:<14} {row.rule:<16} {row.condition} → "
+                f"{', '.join(row.channels) or 'nowhere'}\n"
+            )
+        return 0
+    store = Store(locations.db_path(args.db), read_only=args.alerts_command is None)
+    if args.alerts_command == "ack":
+        known = {a.alert_id: a for a in store.alerts()}
+        unknown = [i for i in args.ids if i not in known]
+        if unknown:
+            raise QoinsError(
+                f"no alert numbered {', '.join(map(str, unknown))}; `qoins alerts "
+                "--all` lists them.",
+                title="No such alert",
+            )
+        now = dt.datetime.now(dt.UTC)
+        ids = list(dict.fromkeys(args.ids))
+        done = [i for i in ids if known[i].state == "active"]
+        for alert_id in done:
+            store.acknowledge_alert(alert_id, now)
+        if done:
+            _say(f"qoins: acknowledged {_numbered(done)}.")
+        for alert_id in ids:
+            if alert_id not in done:
+                _say(f"qoins: alert #{alert_id} is {known[alert_id].state} already.")
+        return 0
+    found = store.alerts()
+    if not args.all:
+        found = [a for a in found if a.state == "active"]
+    if args.json:
+        from qoins_tui.status import alert_object, to_json
+
+        sys.stdout.write(to_json([alert_object(a) for a in found]) + "\n")
+        return 0
+    if not found:
+        _say(
+            "qoins: no active alerts."
+            if not args.all
+            else "qoins: no alerts yet; `qoins --refresh` judges the rules."
+        )
+    for alert in found:
+        when = alert.fired_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        sent = ", ".join(
+            f"{d.channel} {d.status}" + (f" ({d.error})" if d.error else "")
+            for d in alert.deliveries
+        )
+        if alert.covered:
+            sent = "not sent: covered by a higher threshold"
+        elif sent:
+            sent = f"delivered: {sent}"
+        sys.stdout.write(
+            f"#{alert.alert_id} {when} [{alert.state}] {alert.title}\n"
+            + "".join(f"    {line}\n" for line in alert.message.splitlines())
+            + (f"    {sent}\n" if sent else "")
+        )
+    return 0
+
+
+def _numbered(ids: Sequence[int]) -> str:
+    """``alert #3`` or ``alerts #3, #5``."""
+    numbers = ", ".join(f"#{i}" for i in ids)
+    return f"alert {numbers}" if len(ids) == 1 else f"alerts {numbers}"
+
+
 def _app(args: argparse.Namespace) -> int:
     from qoins_tui.discovery import has_user_data
 
@@ -682,6 +826,11 @@ def _demo() -> int:
         settings = build_demo(folder, now)
         store = Store(folder / "demo.duckdb")
         run_refresh(settings, store, now=now)
+        from qoins_tui.alerts import check_alerts
+
+        # The demo judges the rules so its Alerts tab has something to show, and
+        # sends nothing anywhere.
+        check_alerts(settings, store, now=now, front=("terminal", "toast"), send=None)
         from qoins_tui.app import QoinsApp
 
         QoinsApp(settings, store, demo=True).run()

@@ -1,5 +1,5 @@
-"""``qoins status`` and ``qoins budget``: the seed's terminal box, and the JSON of
-DESIGN.md's contracts."""
+"""``qoins status``, ``qoins budget`` and ``qoins alerts``: the seed's terminal box,
+and the JSON of DESIGN.md's contracts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from qoins_tui.fx import ECB
 from qoins_tui.money import format_change, format_money, format_percent, format_tokens
+from qoins_tui.store import AlertRecord
 from qoins_tui.summary import MonthSummary, reconciliation_line
 
 BOX_WIDTH = 51
@@ -19,8 +21,11 @@ WARN_AT = Decimal(75)
 
 
 def status_object(summary: MonthSummary) -> dict[str, Any]:
-    """The status contract, field for field; money stays Decimal for :func:`to_json`."""
-    return {
+    """The status contract, field for field; money stays Decimal for :func:`to_json`.
+
+    ``rates`` is there only when ECB rates converted some of the month's charges.
+    """
+    status = {
         "month": str(summary.month),
         "currency": summary.currency,
         "spent": summary.spent,
@@ -70,7 +75,12 @@ def status_object(summary: MonthSummary) -> dict[str, Any]:
             }
             for row in summary.sources
         ],
+        "rates": None,
     }
+    if summary.rates_of is not None:
+        oldest, newest = summary.rates_of
+        status["rates"] = {"origin": ECB, "from": str(oldest), "to": str(newest)}
+    return status
 
 
 def budget_object(summary: MonthSummary) -> dict[str, Any]:
@@ -195,6 +205,8 @@ def status_box(summary: MonthSummary) -> str:
             f"⚠ {format_tokens(summary.unpriced_tokens)} tokens of {models} "
             f"model{'s' if models > 1 else ''} have no price: totals are a lower bound"
         )
+    if summary.rates_note is not None:
+        body.append(f"Converted at {summary.rates_note}")
     for currency, unconverted in summary.unconverted:
         body.append(f"⚠ Not converted: {format_money(unconverted, currency)} (no rate)")
     failed = [row.label for row in summary.sources if row.status == "failed"]
@@ -214,3 +226,35 @@ def status_box(summary: MonthSummary) -> str:
     out += [f"│ {line:<{inner}} │" for line in wrapped]
     out.append(f"└{rule}┘")
     return "\n".join(out)
+
+
+def alert_object(alert: AlertRecord) -> dict[str, Any]:
+    """One stored alert for ``qoins alerts --json``."""
+    return {
+        "id": alert.alert_id,
+        "fired_at": _instant(alert.fired_at),
+        "rule": alert.rule,
+        "kind": alert.kind,
+        "scope": alert.scope,
+        "period": alert.period,
+        "severity": alert.severity,
+        "state": alert.state,
+        "title": alert.title,
+        "message": alert.message,
+        "currency": alert.currency,
+        "amount": alert.amount,
+        "budget": alert.budget,
+        "projected": alert.projected,
+        "threshold": alert.threshold,
+        "covered": alert.covered,
+        "deliveries": [
+            {
+                "channel": d.channel,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_attempt": _instant(d.last_attempt),
+                "error": d.error,
+            }
+            for d in alert.deliveries
+        ],
+    }

@@ -76,6 +76,7 @@ STATUS_KEYS = {
     "unconverted",
     "reconciliation",
     "sources",
+    "rates",
 }
 
 
@@ -324,6 +325,7 @@ def test_status_json_has_exactly_the_contracts_keys_and_exact_money(
     assert set(status) == STATUS_KEYS
     assert status["month"] == "2025-03"
     assert status["currency"] == "USD"
+    assert status["rates"] is None
     assert status["spent"] == MARCH_TOTAL
     assert status["estimated"] == 0
     assert status["budget"] == Decimal("50.00")
