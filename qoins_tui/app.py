@@ -1,8 +1,10 @@
-"""The QOINs Textual app: the header, the Dashboard and Services tabs, and the keys.
+"""The QOINs Textual app: the header, the Dashboard, Services and Alerts tabs, and
+the keys.
 
 The app paints from the store at once and never waits for a refresh: reading the
-month, refreshing the sources and reading a source's details each run in a thread
-worker that posts a message back. Every worker failure goes through one handler,
+month, reading the alerts, refreshing the sources, reading a source's details and
+acknowledging an alert each run in a thread worker that posts a message back.
+Every worker failure goes through one handler,
 :meth:`QoinsApp.on_worker_state_changed`, which turns it into one toast (or, for a
 store another process holds, into "store busy (PID 1234) since HH:MM" and a retry).
 """
@@ -25,6 +27,7 @@ from textual.command import CommandPalette
 from textual.content import Content
 from textual.logging import TextualHandler
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import ThemeProvider
@@ -33,6 +36,13 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 import qoins_tui
+from qoins_tui.alerts import AlertRun, check_alerts
+from qoins_tui.alerts_tab import (
+    AcknowledgeAlert,
+    AlertScreen,
+    AlertsLoaded,
+    AlertsView,
+)
 from qoins_tui.analysis import Month
 from qoins_tui.budget_entry import BudgetEntryScreen, SavedBudget, amount_text
 from qoins_tui.budgets import TOTAL, source_scopes
@@ -40,7 +50,9 @@ from qoins_tui.config import Settings, load_file
 from qoins_tui.dashboard import DashboardView
 from qoins_tui.discovery import Finding, findings, has_user_data
 from qoins_tui.errors import ConfigError, QoinsError, StoreBusyError
+from qoins_tui.fx import RatesResult
 from qoins_tui.keys import source_secret_keys
+from qoins_tui.notify import deliver
 from qoins_tui.refresh import Progress, SourceResult, planned_sources, run_refresh
 from qoins_tui.services import (
     DetailsLoaded,
@@ -60,10 +72,15 @@ READ_WAIT_S = 2.0
 BUSY_RETRY_S = 5.0
 """How soon the app reads again after finding the store busy."""
 TOAST_S = 12.0
+ALERT_TOAST_S = 30.0
+"""An alert's toast stays long enough to read its figures and suggestion."""
+APP_CHANNELS = ("toast", "terminal")
+"""The channels the app shows itself: a toast, in the terminal it runs in."""
 """Errors stay a little longer than Textual's default so they can be read."""
 
 MONTH_KEYS = Binding.Group("Month")
 """[ ] and . share one place in the footer."""
+MONTH_ACTIONS = ("previous_month", "next_month", "current_month")
 
 NOTHING_TO_REFRESH = (
     "QOINs found no source to read: no services in config.yml and no Claude Code "
@@ -75,10 +92,13 @@ _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 """DuckDB names the process that holds the store's lock: "… (PID 1234) …"."""
 
 LOAD, REFRESH, DETAILS = "load", "refresh", "details"
+ALERTS, ACKNOWLEDGE = "alerts", "acknowledge"
 _FAILURE_TITLES = {
     LOAD: "Could not read the store",
     REFRESH: "Refresh stopped",
     DETAILS: "Could not read the source",
+    ALERTS: "Could not read the alerts",
+    ACKNOWLEDGE: "Could not change the alert",
 }
 
 
@@ -103,6 +123,15 @@ class SummaryLoaded(Message, bubble=False):
         self.ticket = ticket
 
 
+class AlertChanged(Message, bubble=False):
+    """An alert's acknowledgement was written (or taken back)."""
+
+    def __init__(self, title: str, acknowledged: bool) -> None:
+        super().__init__()
+        self.title = title
+        self.acknowledged = acknowledged
+
+
 class RefreshProgress(Message, bubble=False):
     """The refresh is about to read a source; a newer one replaces a queued one."""
 
@@ -115,11 +144,23 @@ class RefreshProgress(Message, bubble=False):
 
 
 class RefreshFinished(Message, bubble=False):
-    """Every planned source has been read; ``results`` says how each went."""
+    """Every planned source has been read; ``results`` says how each went,
+    ``rates`` how the exchange rates' fetch went (None when none was needed),
+    ``alerts`` what the alert check after it raised and delivered, or
+    ``alerts_error`` why the check could not run."""
 
-    def __init__(self, results: list[SourceResult]) -> None:
+    def __init__(
+        self,
+        results: list[SourceResult],
+        rates: RatesResult | None = None,
+        alerts: AlertRun | None = None,
+        alerts_error: str | None = None,
+    ) -> None:
         super().__init__()
         self.results = results
+        self.rates = rates
+        self.alerts = alerts
+        self.alerts_error = alerts_error
 
 
 def lock_holder(error: StoreBusyError) -> str | None:
@@ -171,6 +212,13 @@ class QoinsApp(App[None]):
             tooltip="Services: every source with its status",
         ),
         Binding(
+            "4",
+            "show_tab('alerts')",
+            "Alerts",
+            show=False,
+            tooltip="Alerts: what fired, where it went; the rules",
+        ),
+        Binding(
             "r",
             "refresh",
             "Refresh",
@@ -213,7 +261,7 @@ class QoinsApp(App[None]):
             "filter",
             "Filter",
             key_display="/",
-            tooltip="Filter the sources by name (Services tab)",
+            tooltip="Filter the list: sources by name, alerts by state",
         ),
         Binding(
             "question_mark",
@@ -237,7 +285,9 @@ class QoinsApp(App[None]):
         config_error: str | None = None,
         refresh_on_start: bool = False,
     ) -> None:
-        super().__init__(css_path=["dashboard.tcss", "services.tcss"])
+        super().__init__(
+            css_path=["dashboard.tcss", "services.tcss", "alerts_tab.tcss"]
+        )
         self.settings = settings
         self.store = store
         self.clock = clock or _utc_now
@@ -253,6 +303,7 @@ class QoinsApp(App[None]):
         self.busy_holder: str | None = None
         self.progress: Progress | None = None
         self._ticket = 0
+        self._alerts_ticket = 0
         self._retry: Timer | None = None
         self._log_handler = TextualHandler(stderr=False)
         loaded = load_themes()
@@ -269,6 +320,11 @@ class QoinsApp(App[None]):
             id="services-view",
             secret_keys=lambda name: source_secret_keys(self.settings, name),
         )
+        self.alerts_view = AlertsView(
+            id="alerts-view",
+            settings=lambda: self.settings,
+            clock=lambda: self.clock(),
+        )
 
     # -- layout and start-up -------------------------------------------------------
 
@@ -283,6 +339,8 @@ class QoinsApp(App[None]):
                 yield self.dashboard
             with TabPane("2 Services", id="services"):
                 yield self.services
+            with TabPane("4 Alerts", id="alerts"):
+                yield self.alerts_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -314,9 +372,34 @@ class QoinsApp(App[None]):
     # -- reading the store ---------------------------------------------------------
 
     def reload(self) -> None:
-        """Read the month on view again, in the background."""
+        """Read the month on view and the alerts again, in the background."""
         self._ticket += 1
-        self._load(self.month, self._ticket, contextvars.copy_context())
+        self._alerts_ticket += 1
+        self._load(
+            self.month, self._ticket, self._alerts_ticket, contextvars.copy_context()
+        )
+
+    def reload_alerts(self) -> None:
+        """Read the alerts again, in the background."""
+        self._alerts_ticket += 1
+        self._load_alerts(self._alerts_ticket, contextvars.copy_context())
+
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=ALERTS,
+        description="Reading the alerts from the store",
+    )
+    def _load_alerts(self, ticket: int, context: contextvars.Context) -> None:
+        alerts = context.run(self.reader.alerts)
+        if not get_current_worker().is_cancelled:
+            self.post_message(AlertsLoaded(alerts, ticket))
+
+    def on_alerts_loaded(self, message: AlertsLoaded) -> None:
+        if message.ticket == self._alerts_ticket:
+            self.alerts_view.show(message.alerts)
+            self.refresh_bindings()
 
     @work(
         thread=True,
@@ -325,7 +408,15 @@ class QoinsApp(App[None]):
         group=LOAD,
         description="Reading the month from the store",
     )
-    def _load(self, month: Month, ticket: int, context: contextvars.Context) -> None:
+    def _load(
+        self,
+        month: Month,
+        ticket: int,
+        alerts_ticket: int,
+        context: contextvars.Context,
+    ) -> None:
+        """The month, then the alerts: one after the other, so that two threads
+        never open (and on the first start, create) the store at once."""
         now = self.clock()
 
         def read() -> SummaryLoaded:
@@ -335,8 +426,12 @@ class QoinsApp(App[None]):
             return SummaryLoaded(summary, has_data, found, ticket)
 
         loaded = context.run(read)
+        if get_current_worker().is_cancelled:
+            return
+        self.post_message(loaded)
+        alerts = context.run(self.reader.alerts)
         if not get_current_worker().is_cancelled:
-            self.post_message(loaded)
+            self.post_message(AlertsLoaded(alerts, alerts_ticket))
 
     def _read_again(self) -> None:
         """The busy store's retry: one timer at a time, however many reads failed."""
@@ -461,14 +556,31 @@ class QoinsApp(App[None]):
         description="Refreshing every source",
     )
     def _refresh(self, context: contextvars.Context) -> None:
+        """Refresh, then judge the alert rules on what arrived and deliver the new
+        alerts: the toasts here, every other channel through notify (nothing but the
+        toasts in the demo)."""
+        rates: list[RatesResult] = []
         results = context.run(
             run_refresh,
             self.settings,
             self.store,
             now=self.clock(),
             progress=self._post_progress,
+            on_rates=rates.append,
         )
-        self.post_message(RefreshFinished(results))
+        finished = RefreshFinished(results, rates[-1] if rates else None)
+        try:
+            finished.alerts = context.run(
+                check_alerts,
+                self.settings,
+                self.store,
+                now=self.clock(),
+                front=APP_CHANNELS,
+                send=None if self.demo else deliver,
+            )
+        except QoinsError as exc:
+            finished.alerts_error = exc.message
+        self.post_message(finished)
 
     def _post_progress(self, progress: Progress) -> None:
         """Called from the refresh thread: hand the step to the app's message queue."""
@@ -487,8 +599,106 @@ class QoinsApp(App[None]):
             self.notify(
                 text, title=title, severity="error", timeout=TOAST_S, markup=False
             )
+        if message.rates is not None and not message.rates.ok:
+            self.notify(
+                f"{message.rates.detail}\nThe rates stored before stay in use.",
+                title="Exchange rates not updated",
+                severity="warning",
+                timeout=TOAST_S,
+                markup=False,
+            )
+        if message.alerts_error is not None:
+            self.notify(
+                message.alerts_error,
+                title="Could not check the alerts",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+        if message.alerts is not None:
+            self._toast_alerts(message.alerts)
         self._update_header()
         self.reload()
+
+    def _toast_alerts(self, run: AlertRun) -> None:
+        """A toast with the alert's message, or for several one that lists them (a
+        toast each would not fit a small terminal); then one for the deliveries that
+        failed. An alert acknowledged or cleared before its toast came (one a cron
+        refresh raised) is not toasted."""
+        shown = [a for a in run.shown if a.state == "active"]
+        urgent = any(a.severity == "critical" for a in shown)
+        severity: SeverityLevel = "error" if urgent else "warning"
+        if len(shown) == 1:
+            (alert,) = shown
+            self.notify(
+                alert.message,
+                title=alert.title,
+                severity=severity,
+                timeout=ALERT_TOAST_S,
+                markup=False,
+            )
+        elif shown:
+            lines = [alert.title for alert in shown]
+            lines.append("4 shows them on the Alerts tab.")
+            self.notify(
+                "\n".join(lines),
+                title=f"QOINs: {len(shown)} new alerts",
+                severity=severity,
+                timeout=ALERT_TOAST_S,
+                markup=False,
+            )
+        if run.failures:
+            lines = [f"{a.alert.title}: {a.error}" for a in run.failures]
+            lines.append("Tried again on the next refresh; the Alerts tab shows them.")
+            self.notify(
+                "\n".join(lines),
+                title="Alert delivery failed",
+                severity="error",
+                timeout=TOAST_S,
+                markup=False,
+            )
+
+    # -- acknowledging an alert ----------------------------------------------------
+
+    def on_acknowledge_alert(self, message: AcknowledgeAlert) -> None:
+        self._acknowledge(
+            message.alert.alert_id,
+            message.alert.title,
+            message.acknowledged,
+            contextvars.copy_context(),
+        )
+
+    @work(
+        thread=True,
+        exit_on_error=False,
+        group=ACKNOWLEDGE,
+        description="Writing an alert's acknowledgement",
+    )
+    def _acknowledge(
+        self,
+        alert_id: int,
+        title: str,
+        acknowledged: bool,
+        context: contextvars.Context,
+    ) -> None:
+        at = self.clock() if acknowledged else None
+        context.run(self.store.acknowledge_alert, alert_id, at)
+        self.post_message(AlertChanged(title, acknowledged))
+
+    def on_alert_changed(self, message: AlertChanged) -> None:
+        if message.acknowledged:
+            self.notify(
+                f"{message.title}\nSpace again takes it back.",
+                title="Alert acknowledged",
+                markup=False,
+            )
+        else:
+            self.notify(
+                f"{message.title}\nIt is active again.",
+                title="Acknowledgement taken back",
+                markup=False,
+            )
+        self.reload_alerts()
 
     # -- the one funnel for worker failures ----------------------------------------
 
@@ -499,7 +709,7 @@ class QoinsApp(App[None]):
         group = event.worker.group
         if group == REFRESH:
             self.progress = None
-        if group == LOAD and isinstance(error, StoreBusyError):
+        if group in (LOAD, ALERTS) and isinstance(error, StoreBusyError):
             self.busy_since = self.busy_since or self.clock()
             self.busy_holder = lock_holder(error) or self.busy_holder
             self._update_header()
@@ -586,7 +796,7 @@ class QoinsApp(App[None]):
         self._set_month(self.current_month)
 
     def action_show_tab(self, tab: str) -> None:
-        while isinstance(self.screen, SourceScreen | KeysScreen):
+        while isinstance(self.screen, SourceScreen | KeysScreen | AlertScreen):
             self.pop_screen()
         self.query_one("#tabs", TabbedContent).active = tab
 
@@ -594,6 +804,8 @@ class QoinsApp(App[None]):
     def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "services":
             self.services.table.focus()
+        elif event.pane.id == "alerts":
+            self.alerts_view.focus_list()
         self.refresh_bindings()
 
     @property
@@ -601,8 +813,12 @@ class QoinsApp(App[None]):
         return self.screen_stack[0].query_one("#tabs", TabbedContent).active
 
     def action_filter(self) -> None:
-        if self.screen is self.screen_stack[0] and self.active_tab == "services":
+        if self.screen is not self.screen_stack[0]:
+            return
+        if self.active_tab == "services":
             self.services.start_filter()
+        elif self.active_tab == "alerts":
+            self.alerts_view.cycle_filter()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, KeysScreen):
@@ -633,6 +849,15 @@ class QoinsApp(App[None]):
                 ],
             ),
             ("A source's screen", listed(SourceScreen.BINDINGS)),
+            (
+                "Alerts tab",
+                [
+                    ("↑ ↓", "Move between alerts"),
+                    ("enter", "Open the selected alert: its message and deliveries"),
+                    ("/", "Show the active, the acknowledged or all alerts"),
+                    *listed(AlertsView.BINDINGS),
+                ],
+            ),
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -644,12 +869,20 @@ class QoinsApp(App[None]):
             editable = bool(self.demo or self.config_error) or self._has_budget(scope)
             return editable == (action == "edit_budget")
         if action == "filter":
+            if self.screen is not self.screen_stack[0]:
+                return False
+            if self.active_tab == "alerts":
+                view = self.alerts_view
+                return bool(view.alerts) and not view.showing_rules
             return (
-                self.screen is self.screen_stack[0]
-                and self.active_tab == "services"
+                self.active_tab == "services"
                 and self.has_data
                 and not self.services.has_class("-filtering")
             )
+        if action in MONTH_ACTIONS and self.active_tab == "alerts":
+            # The alerts are every month's: the keys would change nothing here,
+            # and the footer needs the room for the tab's own keys.
+            return False
         if action == "next_month" and self.month >= self.current_month:
             return None
         if action == "current_month" and self.month == self.current_month:
@@ -660,7 +893,7 @@ class QoinsApp(App[None]):
 
     def _budget_scope(self) -> str | None:
         """The scope ``e`` edits: a source's on its screen or the Services tab, the
-        total on the Dashboard; None elsewhere."""
+        total on the Dashboard; None elsewhere (the Alerts tab)."""
         if isinstance(self.screen, SourceScreen):
             return self.screen.source
         if self.screen is not self.screen_stack[0]:
@@ -668,6 +901,8 @@ class QoinsApp(App[None]):
         if self.active_tab == "services":
             row = self.services.selected_row()
             return row.name if row is not None else None
+        if self.active_tab == "alerts":
+            return None
         return TOTAL
 
     def _has_budget(self, scope: str) -> bool:
@@ -782,6 +1017,11 @@ class QoinsApp(App[None]):
             "Services",
             "Every source with its status and spend",
             partial(self.action_show_tab, "services"),
+        )
+        yield SystemCommand(
+            "Alerts",
+            "What fired and where it went; R shows the rules",
+            partial(self.action_show_tab, "alerts"),
         )
         yield SystemCommand(
             "Edit budget",

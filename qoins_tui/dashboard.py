@@ -584,6 +584,13 @@ def note_items(summary: MonthSummary) -> list[tuple[Content, str]]:
                 f"{text} unconverted",
             )
         )
+    if summary.rates_note is not None:
+        items.append(
+            (
+                Content(f"Other currencies converted at {summary.rates_note}."),
+                summary.rates_note,
+            )
+        )
     for warning in summary.warnings:
         items.append((Content.styled(warning, "$warning"), warning))
     return items

@@ -39,6 +39,7 @@ from qoins_tui.widgets import (
     QoinsHeader,
     chart_span,
     clip,
+    cursor_key,
     format_when,
     money,
     sparkline,
@@ -462,14 +463,7 @@ class ServicesView(Vertical):
         return next((r for r in self.visible_rows if r.name == key), None)
 
     def _selected_key(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except LookupError:
-            return None
-        return key.value
+        return cursor_key(self.table)
 
     def _cells(
         self, row: SourceRow, columns: Sequence[Column], detected: bool

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,7 +23,7 @@ from textual.content import Content
 from textual.geometry import Size
 from textual.reactive import var
 from textual.screen import ModalScreen
-from textual.widgets import ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from qoins_tui.money import format_money
@@ -386,3 +386,14 @@ class KeysScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def cursor_key(table: DataTable[Any]) -> str | None:
+    """The key of the row under a table's cursor; None in an empty table."""
+    if not table.row_count:
+        return None
+    try:
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+    except LookupError:
+        return None
+    return key.value

@@ -32,6 +32,7 @@ from textual.widgets import DataTable, Input, Static, TabbedContent
 from textual.worker import WorkerFailed
 
 import qoins_tui.app
+from qoins_tui.alerts import check_alerts
 from qoins_tui.analysis import Month
 from qoins_tui.app import QoinsApp, QoinsThemes, lock_holder
 from qoins_tui.config import Settings, load_file
@@ -49,6 +50,7 @@ from qoins_tui.dashboard import (
     WelcomePanel,
 )
 from qoins_tui.errors import StoreBusyError
+from qoins_tui.refresh import run_refresh
 from qoins_tui.services import SourceScreen
 from qoins_tui.store import Store
 from qoins_tui.theme import DEFAULT_THEME, choose_theme, load_themes, parse_theme
@@ -459,6 +461,10 @@ async def test_tab_keys_switch_tabs(tmp_path: Path) -> None:
             "question_mark",
             "q",
         }
+        await press(pilot, "4")
+        assert tabs.active == "alerts"
+        # No alerts: the tab itself takes the focus, so that its keys work.
+        assert app.alerts_view.has_focus
         await press(pilot, "1")
         assert tabs.active == "dashboard"
 
@@ -802,6 +808,7 @@ async def test_help_lists_every_key_and_closes(tmp_path: Path) -> None:
         for key in (
             "1",
             "2",
+            "4",
             "r",
             "[",
             "]",
@@ -813,6 +820,8 @@ async def test_help_lists_every_key_and_closes(tmp_path: Path) -> None:
             "ctrl+p",
             "enter",
             "esc",
+            "space",
+            "R",
         ):
             assert f"  {key} " in listed, key
         await press(pilot, "escape")
@@ -839,6 +848,7 @@ async def test_command_palette_offers_actions_and_themes(tmp_path: Path) -> None
             "This month",
             "Dashboard",
             "Services",
+            "Alerts",
             "Edit budget",
             "Help",
             "Theme",
@@ -1113,3 +1123,146 @@ async def test_r_reads_config_yml_again_before_it_refreshes(
         await press(pilot, "r")
         assert [t.title for t in toasts] == ["Refresh needs a valid config"]
         assert app.summary.spent == Decimal("15.00")
+
+
+# -- alerts after a refresh ----------------------------------------------------------
+
+
+def crossing_config(tmp_path: Path, alerts: str = "") -> Settings:
+    """$10 on 5 December and $8 on 6 December against a $20 budget: $18 is 90 %,
+    past the 75 % and the 90 % thresholds at once. ``alerts`` adds the budget's
+    alert rules and a webhook channel nothing listens to (port 9 of this machine)."""
+    config = tmp_path / "config.yml"
+    notifications = (
+        "notifications:\n  hook:\n    type: apprise\n    url: json://127.0.0.1:9/\n"
+    )
+    config.write_text(
+        "budget:\n  monthly_limit: 20.00\n"
+        + (f"  alerts:\n{alerts}" + notifications if alerts else "")
+        + "subscriptions:\n"
+        "  - {name: Tool, provider: Vendor, amount: 10.00, currency: USD,\n"
+        "     period: monthly, start: 2026-12-05}\n"
+        "  - {name: Other, provider: Vendor, amount: 8.00, currency: USD,\n"
+        "     period: monthly, start: 2026-12-06}\n",
+        encoding="utf-8",
+    )
+    return load_file(config)
+
+
+HOOK_AT_90 = "    - {threshold: 90, channels: [toast, hook]}\n"
+
+
+async def test_a_refresh_that_crosses_a_threshold_toasts_the_alert_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = QoinsApp(
+        crossing_config(tmp_path),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        # 75 % and 90 % crossed together: only the higher one is told.
+        alert_toasts = [t for t in toasts if t.title.startswith("QOINs")]
+        assert [(t.title, t.severity, t.markup) for t in alert_toasts] == [
+            ("QOINs URGENT: 90% Budget Used", "error", False)
+        ]
+        message = alert_toasts[0].message
+        assert "Current: $18.00 / $20.00 (90%)" in message
+        # $2.00 left over 24 to 31 December, eight days.
+        assert "keep spending under $0.25/day for the 8 days left" in message
+        await press(pilot, "4")
+        assert [a.rule for a in app.alerts_view.alerts or []] == [
+            "actual:90",
+            "actual:75",
+        ]
+        toasts.clear()
+        await press(pilot, "r")
+        assert [t for t in toasts if t.title.startswith("QOINs")] == []
+
+
+async def test_several_alerts_at_once_are_one_toast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = crossing_config(tmp_path)
+    assert settings.path is not None
+    # The subscriptions' own budget of $10: their $18 is 180 %, past 95 %.
+    settings.path.write_text(
+        settings.path.read_text(encoding="utf-8")
+        + "services:\n  subscriptions:\n    budget_limit: 10.00\n",
+        encoding="utf-8",
+    )
+    app = QoinsApp(
+        load_file(settings.path),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        alert_toasts = [t for t in toasts if t.title.startswith("QOINs")]
+        assert [(t.title, t.severity) for t in alert_toasts] == [
+            ("QOINs: 2 new alerts", "error")
+        ]
+        assert sorted(alert_toasts[0].message.splitlines()[:2]) == [
+            "QOINs URGENT: 90% Budget Used",
+            "QOINs URGENT: 95% subscriptions Budget Used",
+        ]
+
+
+async def test_an_alert_acknowledged_before_its_toast_is_not_toasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = crossing_config(tmp_path)
+    store = Store(tmp_path / "qoins.duckdb")
+    # A cron refresh raises the alert and prints it; its toast waits for the app.
+    run_refresh(settings, store, now=app_data.NOW)
+    run = check_alerts(
+        settings, store, now=app_data.NOW, front=("terminal",), send=None
+    )
+    [alert] = [a for a in run.new if not a.covered]
+    store.acknowledge_alert(alert.alert_id, app_data.NOW)
+    app = QoinsApp(settings, store, clock=app_data.frozen_clock)
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        assert [t for t in toasts if t.title.startswith("QOINs")] == []
+
+
+async def test_a_failed_alert_delivery_is_a_toast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = crossing_config(tmp_path, HOOK_AT_90)
+    app = QoinsApp(
+        settings, Store(tmp_path / "qoins.duckdb"), clock=app_data.frozen_clock
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        failed = [t for t in toasts if t.title == "Alert delivery failed"]
+        assert len(failed) == 1
+        assert failed[0].message.startswith("QOINs URGENT: 90% Budget Used: hook")
+        assert failed[0].severity == "error"
+
+
+async def test_the_demo_sends_no_alert_beyond_its_toasts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    monkeypatch.setattr(
+        "qoins_tui.app.deliver", lambda channel, *args, **kwargs: sent.append(channel)
+    )
+    app = QoinsApp(
+        crossing_config(tmp_path, HOOK_AT_90),
+        Store(tmp_path / "qoins.duckdb"),
+        clock=app_data.frozen_clock,
+        demo=True,
+    )
+    toasts = record_toasts(monkeypatch, app)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "r")
+        assert [t.title for t in toasts if t.title.startswith("QOINs")] == [
+            "QOINs URGENT: 90% Budget Used"
+        ]
+    assert sent == []

@@ -23,6 +23,7 @@ from qoins_tui.store import Store
 from tests import app_data
 from tests.conftest import make_settings
 from tests.keyrings import KEYED, MemoryKeyring, register_keyed, use_keyring
+from tests.test_alerts_tab import seed_alerts
 
 SnapCompare = Callable[..., bool]
 NARROW = (80, 24)
@@ -37,10 +38,16 @@ def _steady_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def seeded_app(
-    tmp_path: Path, *, gcp_failed: bool = False, config: str = app_data.CONFIG
+    tmp_path: Path,
+    *,
+    gcp_failed: bool = False,
+    config: str = app_data.CONFIG,
+    alerts: bool = False,
 ) -> QoinsApp:
     store = Store(tmp_path / "qoins.duckdb")
     app_data.seed_store(store, gcp_failed=gcp_failed)
+    if alerts:
+        seed_alerts(store)
     return QoinsApp(make_settings(config), store, clock=app_data.frozen_clock)
 
 
@@ -187,3 +194,47 @@ def test_budget_entry(
     app_data.seed_store(store)
     app = QoinsApp(load_file(Path("config.yml")), store, clock=app_data.frozen_clock)
     assert snap_compare(app, terminal_size=NARROW, run_before=pressing("2", "e", *"75"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_alerts(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The active alerts: a critical one with a failed e-mail to retry, a covered
+    one, a projection with a failed desktop notice, a spike whose Slack gave up."""
+    assert snap_compare(
+        seeded_app(tmp_path, alerts=True), terminal_size=size, run_before=pressing("4")
+    )
+
+
+def test_all_alerts(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """All alerts: the acknowledged and the cleared one say so under their rule."""
+    assert snap_compare(
+        seeded_app(tmp_path, alerts=True),
+        terminal_size=NARROW,
+        run_before=pressing("4", "slash", "slash"),
+    )
+
+
+def test_alert_detail(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """The critical alert opened: its message, and the e-mail's error in full."""
+    assert snap_compare(
+        seeded_app(tmp_path, alerts=True),
+        terminal_size=NARROW,
+        run_before=pressing("4", "enter"),
+    )
+
+
+def test_no_alerts(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    assert snap_compare(
+        seeded_app(tmp_path), terminal_size=NARROW, run_before=pressing("4")
+    )
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_alert_rules(
+    snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    assert snap_compare(
+        seeded_app(tmp_path), terminal_size=size, run_before=pressing("4", "R")
+    )
