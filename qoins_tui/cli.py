@@ -867,7 +867,14 @@ def _unused_key_note(args: argparse.Namespace, name: str) -> None:
     except ConfigError:
         return
     users = keys.wanted_keys(settings)
-    if name in users or name.startswith("notify."):
+    if name in users or name in keys.wanted_channel_keys(settings):
+        return
+    if name.startswith("notify."):
+        channel = name.removeprefix("notify.")
+        _say(
+            f"qoins: note: config.yml has no notification channel {channel} that "
+            "takes a secret; check the name, or add it under notifications."
+        )
         return
     takers = ", ".join(sorted(users)) or "none"
     _say(
@@ -941,6 +948,9 @@ def _key_origin(status: keys.KeyStatus) -> str:
         text = f'missing: {named} is not set; or run "qoins keys set {status.name}"'
     else:
         text = f'missing: run "qoins keys set {status.name}"'
-    if status.source is None and not status.name.startswith("notify."):
-        text += " (no source in config.yml uses it)"
+    if status.source is None:
+        what = "channel" if status.name.startswith("notify.") else "source"
+        text += f" (no {what} in config.yml uses it)"
+    elif status.source.startswith("notifications."):
+        text += f" ({status.source}.{status.field})"
     return text

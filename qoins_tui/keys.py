@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 SERVICE = "qoins"
 """The keyring service every QOINs key is stored under."""
+CHANNEL_SECRET = {"email": "password", "slack": "webhook_url", "apprise": "url"}
+"""The field of a notification channel that ``notify.NAME`` in the keyring stands
+for when config.yml leaves it out."""
 TIMEOUT_S = 5.0
 """How long one keyring call may take before QOINs reports the keyring unavailable."""
 
@@ -383,7 +386,8 @@ class KeyStatus:
     name: str
     origin: Origin
     source: str | None = None
-    """The configured source the key belongs to; None for a name no source uses."""
+    """The configured source the key belongs to (``notifications.NAME`` for a
+    notification channel's secret); None for a name nothing uses."""
     field: str | None = None
     in_keyring: bool | None = None
     """None when the keyring cannot be read."""
@@ -411,10 +415,32 @@ def wanted_keys(settings: Settings) -> dict[str, tuple[str, str, Any]]:
     return wanted
 
 
+def wanted_channel_keys(settings: Settings) -> dict[str, tuple[str, str, Any]]:
+    """The keyring user (``notify.NAME``) of every notification channel's secret:
+    ``notifications.NAME``, the field and its setting as written. An e-mail channel
+    that logs in with no user name, or sends without TLS, needs no password."""
+    wanted = {}
+    for channel in settings.channels:
+        if channel.kind == "email":
+            secure = str(channel.settings.get("secure", "starttls")).lower()
+            if channel.settings.get("username") is None or secure == "none":
+                continue
+        field = CHANNEL_SECRET[channel.kind]
+        wanted[f"notify.{channel.name}"] = (
+            f"notifications.{channel.name}",
+            field,
+            channel.settings.get(field),
+        )
+    return wanted
+
+
 def key_report(settings: Settings) -> KeyReport:
-    """Every key the config's sources take and every name QOINs stored, sorted by
-    name, each with where a refresh takes it from."""
+    """Every key the config's sources and notification channels take and every name
+    QOINs stored, sorted by name, each with where it is taken from: for a source the
+    keyring first, for a channel what config.yml writes first."""
     wanted = wanted_keys(settings)
+    channels = wanted_channel_keys(settings)
+    wanted.update(channels)
     error = None
     statuses = []
     users = sorted(wanted.keys() | set(stored_names()))
@@ -426,7 +452,11 @@ def key_report(settings: Settings) -> KeyReport:
             except KeyringUnavailable as exc:
                 error = exc.message
         owner, field, setting = wanted.get(user, (None, None, None))
-        statuses.append(_status(user, owner, field, setting, in_keyring))
+        statuses.append(
+            _status(
+                user, owner, field, setting, in_keyring, config_first=user in channels
+            )
+        )
     if not users:
         # Nothing to look up; still say whether a key could be stored.
         try:
@@ -442,12 +472,18 @@ def _status(
     field: str | None,
     setting: Any,
     in_keyring: bool | None,
+    *,
+    config_first: bool = False,
 ) -> KeyStatus:
     text = "" if setting is None else str(setting)
     variables = tuple(variable_names(text))
     variables_set = bool(variables) and all(v in os.environ for v in variables)
     origin: Origin
-    if in_keyring:
+    if config_first and variables_set:
+        origin = "variable"
+    elif config_first and text and not variables:
+        origin = "config"
+    elif in_keyring:
         origin = "keyring"
     elif variables_set:
         origin = "variable"

@@ -615,7 +615,7 @@ def test_keys_list_says_where_each_key_comes_from(
         'delta         missing: run "qoins keys set delta"',
         "epsilon       written in config.yml (the keyring or a ${VAR} keeps it safer)",
         'gamma         missing: ${GAMMA_KEY} is not set; or run "qoins keys set gamma"',
-        "notify.slack  keyring",
+        "notify.slack  keyring (no channel in config.yml uses it)",
         "retired       keyring (no source in config.yml uses it)",
     ]
     assert err == ""
@@ -642,6 +642,54 @@ def test_keys_list_says_where_each_key_comes_from(
         "variables_set": False,
     }
     assert not any(f"sk-{name}" in out for name in ("alpha", "beta", "in-the-file"))
+
+
+def test_keys_list_names_the_secrets_of_notification_channels(
+    memory: MemoryKeyring,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config(
+        tmp_path,
+        monkeypatch,
+        "notifications:\n"
+        "  mail:\n"
+        "    smtp_server: smtp.example.com\n"
+        "    username: alerts@example.com\n"
+        "  relay:\n"
+        "    smtp_server: 127.0.0.1\n"
+        "    secure: none\n"
+        "    username: alerts@example.com\n"
+        "  team:\n"
+        "    webhook_url: '${TEAM_HOOK}'\n"
+        "  hook:\n"
+        "    type: apprise\n",
+    )
+    monkeypatch.setenv("TEAM_HOOK", "https://hooks.slack.com/services/T/B/X")
+    for name in ("notify.team", "notify.hook"):
+        stdin(monkeypatch, "secret\n")
+        assert main(["keys", "set", name]) == 0
+    capsys.readouterr()
+
+    assert main(["keys", "list"]) == 0
+    out, err = capsys.readouterr()
+    # The relay sends without TLS and needs no password; the team's ${TEAM_HOOK},
+    # written in config.yml, wins over the keyring's copy.
+    assert out.splitlines() == [
+        "notify.hook  keyring (notifications.hook.url)",
+        'notify.mail  missing: run "qoins keys set notify.mail" '
+        "(notifications.mail.password)",
+        "notify.team  ${TEAM_HOOK} (set) (notifications.team.webhook_url)",
+    ]
+    assert err == ""
+
+    stdin(monkeypatch, "secret\n")
+    assert main(["keys", "set", "notify.mail"]) == 0
+    assert capsys.readouterr().err.count("note:") == 0
+    stdin(monkeypatch, "secret\n")
+    assert main(["keys", "set", "notify.mial"]) == 0
+    assert "no notification channel mial" in capsys.readouterr().err
 
 
 def test_keys_list_without_a_keyring_still_lists_the_variables(
