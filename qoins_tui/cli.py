@@ -31,6 +31,7 @@ from qoins_tui.refresh import Progress, SourceResult, import_files, run_refresh
 from qoins_tui.store import Store
 
 if TYPE_CHECKING:
+    from qoins_tui.alerts import AlertRun
     from qoins_tui.summary import MonthSummary
 
 logger = logging.getLogger("qoins_tui")
@@ -365,16 +366,16 @@ def _refresh(args: argparse.Namespace) -> int:
             "one under services in config.yml, or import a cost export with "
             "`qoins import FILE`."
         )
-    checked = _check_alerts(settings, store)
+    run = _check_alerts(settings, store)
     if args.refresh_json:
-        sys.stdout.write(_refresh_json(results) + "\n")
-    return 0 if checked and all(r.ok for r in results) else 1
+        sys.stdout.write(_refresh_json(results, run) + "\n")
+    return 0 if run is not None and all(r.ok for r in results) else 1
 
 
-def _check_alerts(settings: Settings, store: Store) -> bool:
+def _check_alerts(settings: Settings, store: Store) -> AlertRun | None:
     """Judge the alert rules after a refresh: print each new alert, deliver it on its
     channels and report deliveries that failed (retried on the next refresh).
-    False when the rules could not be judged."""
+    None when the rules could not be judged."""
     from qoins_tui.alerts import check_alerts
     from qoins_tui.notify import deliver
 
@@ -388,7 +389,7 @@ def _check_alerts(settings: Settings, store: Store) -> bool:
         )
     except QoinsError as exc:
         _say(f"alerts: not checked: {exc.message}")
-        return False
+        return None
     for alert in run.shown:
         _say(f"alert: {alert.title}")
         for line in alert.message.splitlines():
@@ -398,11 +399,11 @@ def _check_alerts(settings: Settings, store: Store) -> bool:
             f"alert: delivery of {attempt.alert.title!r} failed: {attempt.error} "
             "(tried again on the next refresh)"
         )
-    return True
+    return run
 
 
-def _refresh_json(results: Sequence[SourceResult]) -> str:
-    from qoins_tui.status import to_json
+def _refresh_json(results: Sequence[SourceResult], run: AlertRun | None) -> str:
+    from qoins_tui.status import alert_object, to_json
 
     return to_json(
         {
@@ -422,6 +423,7 @@ def _refresh_json(results: Sequence[SourceResult]) -> str:
                 }
                 for r in results
             ],
+            "alerts": None if run is None else [alert_object(a) for a in run.shown],
         }
     )
 

@@ -56,6 +56,18 @@ def test_the_list_names_the_alert_sent_and_the_one_covered(
     assert "    delivered: terminal sent, toast pending\n" in out
 
 
+def test_refresh_json_carries_the_new_alerts(
+    qoins: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert qoins("--refresh", "--json", "-q") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [(a["rule"], a["amount"], a["budget"]) for a in summary["alerts"]] == [
+        ("actual:90", 18.0, 20.0)
+    ]
+    assert qoins("--refresh", "--json", "-q") == 0
+    assert json.loads(capsys.readouterr().out)["alerts"] == []
+
+
 def test_json_ack_and_all(
     qoins: Callable[..., int], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -212,6 +212,8 @@ def test_refresh_json_is_the_only_thing_on_stdout(
         0,
     )
     assert subs["error"] is None
+    # No budget: no alert.
+    assert summary["alerts"] == []
     assert "subscriptions: ok" in err
     assert "{" not in err
 
