@@ -760,7 +760,8 @@ def _alerts(args: argparse.Namespace) -> int:
         return 0
     found = store.alerts()
     if not args.all:
-        found = [a for a in found if a.state == "active"]
+        # A threshold covered by a higher one was never sent: --all shows it.
+        found = [a for a in found if a.state == "active" and not a.covered]
     if args.json:
         from qoins_tui.status import alert_object, to_json
 
