@@ -1,4 +1,5 @@
-"""Alert rules: budget thresholds, projections, daily limits, spikes and renewals.
+"""Alert rules: budget thresholds, projections, daily limits, spikes (of a day and
+within a day) and renewals.
 
 :func:`evaluate` is pure: given the figures of the moment (:class:`Situation`) it
 lists every alert whose condition holds now. :func:`reconcile` compares that with
@@ -40,7 +41,10 @@ PROJECTION_HYSTERESIS = Decimal(5)
 points below its threshold, so a projection wobbling around a threshold does not
 alert every other day."""
 SPIKE_WINDOW = 28
-"""Days of history a day is compared with."""
+"""Days of history a day, or a window within a day, is compared with."""
+WINDOWS_PER_DAY = 3
+"""Active windows per day of ``min_history`` a source needs before its windows
+within a day are judged: a few busy hours on each of those days."""
 MAD_SCALE = Decimal("1.4826")
 """Makes the median absolute deviation comparable to a standard deviation."""
 RETRY_DAYS = 7
@@ -90,6 +94,12 @@ class Situation:
     usage: Mapping[str, Mapping[dt.date, Decimal]] = field(default_factory=dict)
     """Gross spend per source and local day over the spike window and today."""
     subscriptions: Sequence[Subscription] = ()
+    clock: dt.time = dt.time()
+    """The local time of day of the moment judged."""
+    windows: Mapping[str, Mapping[dt.datetime, Decimal]] = field(default_factory=dict)
+    """Gross spend of charges timed within the day, per source and window of
+    ``budget.spikes.hours`` (keyed by its local start), from the spike window's
+    length before yesterday on; windows without spend are absent."""
 
     @property
     def complete_days(self) -> int:
@@ -162,12 +172,13 @@ def rule_rows(settings: Settings) -> list[RuleRow]:
                 )
     spikes = budget.spikes
     if spikes.enabled:
+        within = f", or {_hours(spikes.hours)} of logged usage," if spikes.hours else ""
         rows.append(
             RuleRow(
                 "each source",
                 "spike",
-                f"a day at least {format_money(spikes.min_amount, currency)} and "
-                f"{_number(spikes.sensitivity)} MADs above its usual level, after "
+                f"a day{within} at least {format_money(spikes.min_amount, currency)} "
+                f"and {_number(spikes.sensitivity)} MADs above its usual level, after "
                 f"{spikes.min_history} days of history",
                 spikes.channels,
             )
@@ -217,7 +228,9 @@ def evaluate(settings: Settings, situation: Situation) -> Judgement:
             )
     spikes = settings.budget.spikes
     if spikes.enabled:
-        drafts += _spikes(settings, situation)
+        within = _window_spikes(settings, situation) if spikes.hours else []
+        drafts += _covered_by(_spikes(settings, situation), within)
+        drafts += within
     renewals = settings.budget.renewals
     if renewals.enabled:
         drafts += _renewals(settings, situation)
@@ -486,6 +499,71 @@ def _spikes(settings: Settings, situation: Situation) -> list[AlertDraft]:
     return drafts
 
 
+def _window_spikes(settings: Settings, situation: Situation) -> list[AlertDraft]:
+    """Windows of ``budget.spikes.hours`` far above the source's usual window: the
+    median and MAD of its active windows (those with spend) over the spike window,
+    judged as :func:`spike_level` judges days. The current window, still running,
+    and the one before it are judged."""
+    rule = settings.budget.spikes
+    currency = situation.currency
+    length = dt.timedelta(hours=rule.hours)
+    hour = situation.clock.hour // rule.hours * rule.hours
+    current = dt.datetime.combine(situation.today, dt.time(hour))
+    drafts = []
+    for source, series in sorted(situation.windows.items()):
+        for start in (current - length, current):
+            since = start - dt.timedelta(days=SPIKE_WINDOW)
+            history = {w: v for w, v in series.items() if since <= w < start}
+            days = {w.date() for w in history}
+            if (
+                len(days) < rule.min_history
+                or len(history) < WINDOWS_PER_DAY * rule.min_history
+            ):
+                continue
+            value = series.get(start, Decimal(0))
+            usual = spike_level(
+                list(history.values()),
+                value,
+                min_amount=rule.min_amount,
+                sensitivity=rule.sensitivity,
+            )
+            if usual is None:
+                continue
+            span = _span(start, length, situation.today)
+            drafts.append(
+                AlertDraft(
+                    rule=f"spike-hours:{rule.hours}",
+                    kind="spike-hours",
+                    scope=source,
+                    period=f"{start:%Y-%m-%dT%H}",
+                    severity="warning",
+                    title=f"QOINs Alert: Unusual {rule.hours}-Hour Spending Detected",
+                    message="\n".join(
+                        [
+                            f"Service: {source}",
+                            f"Spike: {format_money(value, currency)} {span} "
+                            f"(vs. {format_money(usual, currency)} usual for "
+                            f"{_hours(rule.hours)})",
+                            f"Action: look at what ran in {source} {span}: "
+                            "a loop, a retry storm or a larger model",
+                        ]
+                    ),
+                    currency=currency,
+                    channels=rule.channels,
+                    amount=value,
+                    budget=usual,
+                )
+            )
+    return drafts
+
+
+def _covered_by(days: list[AlertDraft], windows: list[AlertDraft]) -> list[AlertDraft]:
+    """A day's spike found together with a spike within that day is stored covered:
+    the window's alert, which says when, is the one delivered."""
+    found = {(d.scope, d.period.partition("T")[0]) for d in windows}
+    return [_replace_covered(d) if (d.scope, d.period) in found else d for d in days]
+
+
 def _renewals(settings: Settings, situation: Situation) -> list[AlertDraft]:
     rule = settings.budget.renewals
     today = situation.today
@@ -623,6 +701,18 @@ def _day(day: dt.date) -> str:
     return f"{day.day} {day:%b}"
 
 
+def _span(start: dt.datetime, length: dt.timedelta, today: dt.date) -> str:
+    """``between 09:00 and 12:00 today``, ``between 21:00 and 24:00 on 19 Dec``."""
+    end = start + length
+    until = "24:00" if end.date() > start.date() else f"{end:%H:%M}"
+    when = "today" if start.date() == today else f"on {_day(start.date())}"
+    return f"between {start:%H:%M} and {until} {when}"
+
+
+def _hours(hours: int) -> str:
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
 def _in_days(day: dt.date, today: dt.date) -> str:
     days = (day - today).days
     if days == 0:
@@ -655,6 +745,21 @@ def situation_of(store: Store, settings: Settings, now: dt.datetime) -> Situatio
         window = today - dt.timedelta(days=SPIKE_WINDOW)
         usage = store.daily_spend_by_source(
             month_query(settings, window, today + dt.timedelta(days=1)), gross=True
+        )
+        spikes = settings.budget.spikes
+        # The window before the current one may start yesterday: its history
+        # reaches a day further back than today's.
+        windows = (
+            store.window_spend_by_source(
+                month_query(
+                    settings,
+                    window - dt.timedelta(days=1),
+                    today + dt.timedelta(days=1),
+                ),
+                spikes.hours,
+            )
+            if spikes.enabled and spikes.hours
+            else {}
         )
     budget = settings.budget
     scopes = [
@@ -700,6 +805,8 @@ def situation_of(store: Store, settings: Settings, now: dt.datetime) -> Situatio
         largest=largest,
         usage=usage,
         subscriptions=settings.subscriptions,
+        clock=now.astimezone(budget.zone).time(),
+        windows=windows,
     )
 
 
@@ -727,6 +834,13 @@ class AlertRun:
     @property
     def failures(self) -> list[DeliveryAttempt]:
         return [a for a in self.attempts if a.error is not None]
+
+
+def covered_note(alert: AlertRecord) -> str:
+    """Why a covered alert was stored but not sent."""
+    if alert.kind == "spike":
+        return "not sent: covered by a spike within the day"
+    return "not sent: covered by a higher threshold"
 
 
 def check_alerts(

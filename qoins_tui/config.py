@@ -95,7 +95,8 @@ class AlertRule:
 
 @dataclass(frozen=True)
 class SpikeRule:
-    """A day far above a source's usual daily spend (median and MAD of its history)."""
+    """A day far above a source's usual daily spend (median and MAD of its history),
+    and a few hours far above its usual such window."""
 
     channels: tuple[str, ...] = DEFAULT_CHANNELS
     min_amount: Decimal = Decimal(5)
@@ -105,6 +106,9 @@ class SpikeRule:
     sensitivity: Decimal = Decimal(5)
     """How many scaled MADs above the median a day must lie."""
     enabled: bool = True
+    hours: int = 3
+    """The length of the windows, cut from local midnight, in which charges that
+    carry a time of day are judged as well; a divisor of 24, or 0 for none."""
 
 
 @dataclass(frozen=True)
@@ -638,9 +642,25 @@ class _Parser:
         self.known_keys(
             node,
             path,
-            {"channels", "min_amount", "min_history", "sensitivity", "enabled"},
+            {
+                "channels",
+                "min_amount",
+                "min_history",
+                "sensitivity",
+                "enabled",
+                "hours",
+            },
         )
         default = SpikeRule()
+        hours = self.whole(node, "hours", f"{path}.hours", default.hours, 0)
+        if hours and 24 % hours:
+            raise self.fail(
+                node,
+                "hours",
+                f"{path}.hours",
+                f"{hours} does not divide the day; use 1, 2, 3, 4, 6, 8, 12 or 24, "
+                "or 0 to judge whole days only.",
+            )
         return SpikeRule(
             channels=self.channel_list(node, path, list(default.channels)),
             min_amount=(
@@ -657,6 +677,7 @@ class _Parser:
                 else default.sensitivity
             ),
             enabled=self.flag(node, "enabled", f"{path}.enabled", True),
+            hours=hours,
         )
 
     def renewals(self, budget: Mapping[str, Any]) -> RenewalRule:

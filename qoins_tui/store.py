@@ -329,13 +329,16 @@ class AlertDraft:
     """An alert a rule raised, before it is stored: what, where, when and who hears."""
 
     rule: str
-    """The rule and its level, such as ``actual:90`` or ``spike``."""
+    """The rule and its level, such as ``actual:90``, ``spike`` or
+    ``spike-hours:3``."""
     kind: str
-    """``actual``, ``projected``, ``daily``, ``spike``, ``renewal`` or ``ending``."""
+    """``actual``, ``projected``, ``daily``, ``spike``, ``spike-hours``, ``renewal``
+    or ``ending``."""
     scope: str
     """``total`` or a source's name, as in ``qoins budget set``."""
     period: str
-    """What the alert is about: a month, a day or a billing date."""
+    """What the alert is about: a month, a day, a window's local start
+    (``2026-12-20T09``) or a billing date."""
     severity: str
     """``info``, ``warning`` or ``critical``."""
     title: str
@@ -347,8 +350,9 @@ class AlertDraft:
     projected: Decimal | None = None
     threshold: Decimal | None = None
     covered: bool = False
-    """Crossed together with a higher threshold of the same budget, whose alert is
-    the one delivered: stored so it does not fire later, sent nowhere."""
+    """Crossed together with a higher threshold of the same budget (or, for a day's
+    spike, found together with a spike within that day), whose alert is the one
+    delivered: stored so it does not fire later, sent nowhere."""
 
 
 @dataclass(frozen=True)
@@ -1622,6 +1626,38 @@ class Store:
         result: dict[str, dict[dt.date, Decimal]] = {}
         for source, day, amount in rows:
             result.setdefault(source, {})[day] = amount
+        return result
+
+    def window_spend_by_source(
+        self, q: MonthQuery, hours: int
+    ) -> dict[str, dict[dt.datetime, Decimal]]:
+        """Gross spend per source and window of ``hours`` (a divisor of 24, so the
+        windows start at local midnight), keyed by the window's local start as a
+        naive wall-clock time: 00:00, 03:00, … for 3, also on a DST day.
+
+        Only charges timed within the day count: no provider date and a period
+        shorter than a day, such as an agent log's response; a day's bill cannot be
+        placed in a window. Usage a bill of the same day supersedes still counts:
+        it is the only record of when in the day the money went. Windows without
+        spend are absent."""
+        with self._spend(q) as con:
+            rows = con.execute(
+                """SELECT source,
+                       time_bucket(to_hours($hours::BIGINT),
+                                   timezone($zone, period_start)) AS window_start,
+                       sum(amount)
+                   FROM spend
+                   WHERE cost_basis IN ('billed', 'estimated')
+                     AND coalesce(billing, 'api') <> 'plan'
+                     AND amount > 0 AND day >= $start AND day < $end
+                     AND charge_date IS NULL AND period_end IS NOT NULL
+                     AND epoch(period_end) - epoch(period_start) < 86400
+                   GROUP BY ALL""",
+                {"hours": hours, "zone": q.zone, "start": q.start, "end": q.end},
+            ).fetchall()
+        result: dict[str, dict[dt.datetime, Decimal]] = {}
+        for source, start, amount in rows:
+            result.setdefault(source, {})[start] = amount
         return result
 
     def unconverted(self, q: MonthQuery) -> list[tuple[str, Decimal]]:

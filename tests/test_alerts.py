@@ -1,6 +1,7 @@
 """Alert rules (issue 4): thresholds on spend and on the projection, daily budgets,
-spikes, renewals; each fires once per rule, scope and period and again only after
-it cleared. Every figure below is worked out by hand in the comments."""
+spikes of a day and within a day, renewals; each fires once per rule, scope and
+period and again only after it cleared. Every figure below is worked out by hand
+in the comments."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from qoins_tui.alerts import (
     situation_of,
     spike_level,
 )
+from qoins_tui.alerts_tab import figures, rule_words
 from qoins_tui.analysis import Month
 from qoins_tui.config import Settings
 from qoins_tui.notify import DeliveryError, Notice
@@ -569,6 +571,293 @@ def test_a_source_with_too_little_history_has_no_spikes(store: Store) -> None:
     assert [a for a in result.new if a.kind == "spike"] == []
 
 
+# -- spikes within a day -------------------------------------------------------------
+
+
+def timed(key: str, when: dt.datetime, amount: str) -> Charge:
+    """An agent log's response: an instant (a minute here), no provider date."""
+    start = when.astimezone(dt.UTC)
+    return Charge(
+        record_key=key,
+        provider="Anthropic",
+        service="Claude",
+        billed_cost=D(amount),
+        currency="USD",
+        period_start=start,
+        period_end=start + dt.timedelta(minutes=1),
+        cost_basis="estimated",
+    )
+
+
+def busy_days(
+    days: list[dt.date], amounts: tuple[str, str, str], zone: dt.tzinfo = dt.UTC
+) -> list[Charge]:
+    """On each day one response at 10:00, 13:00 and 16:00 local time: the windows
+    09–12, 12–15 and 15–18, with ``amounts``."""
+    return [
+        timed(
+            f"h{day.isoformat()}-{hour}",
+            dt.datetime.combine(day, dt.time(hour), zone),
+            amount,
+        )
+        for day in days
+        for hour, amount in zip((10, 13, 16), amounts, strict=True)
+    ]
+
+
+DECEMBER_HISTORY = [dt.date(2026, 12, d) for d in range(10, 20)]
+
+
+def test_a_window_far_above_a_flat_history_alerts_once_and_covers_the_day(
+    store: Store,
+) -> None:
+    # 10–19 Dec: three windows of $2.00 a day, 30 active windows on 10 days (7 and
+    # 21 needed). Median $2.00, MAD 0. On the 20th, $2.00 at 10:00, then $10.00 at
+    # 12:10 and $20.00 at 13:20: the window 12–15 holds $30.00, $28.00 above the
+    # median (the floor is $5); 09–12 holds $2.00, nothing above it.
+    # The day, $32.00 against $6.00 every day, is a spike as well: stored covered.
+    settings = make_settings("")
+    write(
+        store,
+        "claude_code",
+        [
+            *busy_days(DECEMBER_HISTORY, ("2.00", "2.00", "2.00")),
+            timed("a", dt.datetime(2026, 12, 20, 10, tzinfo=dt.UTC), "2.00"),
+            timed("b", dt.datetime(2026, 12, 20, 12, 10, tzinfo=dt.UTC), "10.00"),
+            timed("c", dt.datetime(2026, 12, 20, 13, 20, tzinfo=dt.UTC), "20.00"),
+        ],
+    )
+    send = Recorder()
+
+    first = run(settings, store, at(12, 20, 13) + dt.timedelta(minutes=30), send)
+    again = run(settings, store, at(12, 20, 14), send)
+    next_window = run(settings, store, at(12, 20, 15), send)
+
+    assert rules_of(first.new) == [
+        ("spike", "claude_code", True),
+        ("spike-hours:3", "claude_code", False),
+    ]
+    within = next(a for a in first.new if a.kind == "spike-hours")
+    assert within.period == "2026-12-20T12"
+    assert (within.amount, within.budget) == (D("30.00"), D("2.00"))
+    assert within.severity == "warning"
+    assert within.title == "QOINs Alert: Unusual 3-Hour Spending Detected"
+    assert within.message.splitlines() == [
+        "Service: claude_code",
+        "Spike: $30.00 between 12:00 and 15:00 today (vs. $2.00 usual for 3 hours)",
+        "Action: look at what ran in claude_code between 12:00 and 15:00 today: a "
+        "loop, a retry storm or a larger model",
+    ]
+    assert [(d.channel, d.status) for d in within.deliveries] == [
+        ("terminal", "pending"),
+        ("toast", "pending"),
+    ]
+    day = next(a for a in first.new if a.kind == "spike")
+    assert (day.period, day.amount, day.deliveries) == ("2026-12-20", D(32), ())
+    assert [a.rule for a in first.shown] == ["spike-hours:3"]
+    assert (rule_words(within), figures(within)) == (
+        "spike 3h",
+        ("$30.00", "$2.00 usual"),
+    )
+    # 14:00 judges 12–15 again, 15:00 judges it as the window before: both stored.
+    assert again.new == [] and next_window.new == []
+
+
+def test_the_same_window_against_a_noisy_history_does_not_alert(
+    store: Store,
+) -> None:
+    # 10–19 Dec: $1.00, $5.00 and $9.00 in the windows 09–12, 12–15, 15–18. Of the
+    # 30 windows, the median is $5.00; the deviations are ten 4s, ten 0s and ten
+    # 4s, so the MAD is 4, × 1.4826 = 5.9304, five of those 29.652. The $30.00 in
+    # 12–15 lies $25.00 above the median: past the floor, inside the noise.
+    # $4.66 more makes it $34.66, $29.66 above: a spike.
+    # The day ($30.00 against $15.00 every day, MAD 0) is a spike on its own and,
+    # with no window to cover it, is delivered.
+    settings = make_settings("")
+    write(
+        store,
+        "claude_code",
+        [
+            *busy_days(DECEMBER_HISTORY, ("1.00", "5.00", "9.00")),
+            timed("big", dt.datetime(2026, 12, 20, 13, 20, tzinfo=dt.UTC), "30.00"),
+        ],
+    )
+
+    noisy = run(settings, store, at(12, 20, 14), Recorder())
+    write(
+        store,
+        "claude_code",
+        [timed("more", dt.datetime(2026, 12, 20, 14, 10, tzinfo=dt.UTC), "4.66")],
+    )
+    past = run(settings, store, at(12, 20, 14) + dt.timedelta(minutes=30), Recorder())
+
+    assert rules_of(noisy.new) == [("spike", "claude_code", False)]
+    assert [(a.rule, a.period, a.amount, a.budget) for a in past.new] == [
+        ("spike-hours:3", "2026-12-20T12", D("34.66"), D(5))
+    ]
+
+
+def test_a_window_less_than_the_floor_above_the_usual_never_alerts(
+    store: Store,
+) -> None:
+    # Flat $2.00 windows; $6.99 in 12–15 is 3.5 × the usual but only $4.99 above
+    # it, under the $5 floor. The day, $6.99 against $6.00, is no spike either.
+    settings = make_settings("")
+    write(
+        store,
+        "claude_code",
+        [
+            *busy_days(DECEMBER_HISTORY, ("2.00", "2.00", "2.00")),
+            timed("big", dt.datetime(2026, 12, 20, 13, 20, tzinfo=dt.UTC), "6.99"),
+        ],
+    )
+
+    assert run(settings, store, at(12, 20, 14), Recorder()).new == []
+
+
+def test_day_granular_bills_never_make_a_spike_within_a_day(store: Store) -> None:
+    # With min_history 3, three days and 9 windows would do. Each day of 10–19
+    # Dec has an OpenAI bill of $2.00 (a provider date) and a FOCUS row of $6.00
+    # for the day from 08:00Z (a whole day's period, no provider date). On the
+    # 20th the row holds $50.00 from 08:00Z: cut into windows it would be one of
+    # 06–09 far above $6.00. As a day it is a spike: $52.00 against $8.00.
+    settings = make_settings("budget:\n  spikes: {min_history: 3}\n")
+
+    def day_row(key: str, day: dt.date, amount: str) -> Charge:
+        start = dt.datetime.combine(day, dt.time(8), dt.UTC)
+        return Charge(
+            record_key=key,
+            provider="Cloud",
+            service="Compute",
+            billed_cost=D(amount),
+            currency="USD",
+            period_start=start,
+            period_end=start + dt.timedelta(days=1),
+        )
+
+    days = [*DECEMBER_HISTORY, dt.date(2026, 12, 20)]
+    write(store, "openai", [usd(f"o{d.day}", d, "2.00") for d in days])
+    write(
+        store,
+        "cloud",
+        [day_row(f"c{d.day}", d, "6.00") for d in DECEMBER_HISTORY]
+        + [day_row("big", dt.date(2026, 12, 20), "50.00")],
+    )
+
+    result = run(settings, store, at(12, 20, 9), Recorder())
+    situation = situation_of(store, settings, at(12, 20, 9))
+
+    assert [(a.rule, a.scope, a.covered) for a in result.new] == [
+        ("spike", "cloud", False)
+    ]
+    assert situation.windows == {}
+
+
+@pytest.mark.parametrize(
+    ("history", "charges", "now", "span"),
+    [
+        pytest.param(
+            # Berlin goes from 02:00 to 03:00 on 29 March 2026 (01:00Z): the window
+            # 00–03 lasts two hours, 23:00Z to 01:00Z. $3.00 at 01:50 (00:50Z) falls
+            # in it, $1.00 above the usual; $25.00 at 03:10 (01:10Z) in 03–06, the
+            # current window at 03:30 (01:30Z). Cut in UTC, both would be in 00–03.
+            [dt.date(2026, 3, d) for d in range(19, 29)],
+            [
+                (dt.datetime(2026, 3, 29, 0, 50, tzinfo=dt.UTC), "3.00"),
+                (dt.datetime(2026, 3, 29, 1, 10, tzinfo=dt.UTC), "25.00"),
+            ],
+            dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+            (3, 6),
+        ),
+        pytest.param(
+            # Berlin goes from 03:00 back to 02:00 on 25 October 2026 (01:00Z): the
+            # window 00–03 lasts four hours, 22:00Z on the 24th to 02:00Z. $10.00 at
+            # 00:30 (22:30Z) and $15.00 at the second 02:30 (01:30Z) are both in
+            # it, the current window at 02:45 (01:45Z). Cut in UTC, they would be in
+            # two windows of two days.
+            [dt.date(2026, 10, d) for d in range(15, 25)],
+            [
+                (dt.datetime(2026, 10, 24, 22, 30, tzinfo=dt.UTC), "10.00"),
+                (dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC), "15.00"),
+            ],
+            dt.datetime(2026, 10, 25, 1, 45, tzinfo=dt.UTC),
+            (0, 3),
+        ),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+def test_windows_on_a_dst_day_follow_the_local_clock(
+    store: Store,
+    history: list[dt.date],
+    charges: list[tuple[dt.datetime, str]],
+    now: dt.datetime,
+    span: tuple[int, int],
+) -> None:
+    # Ten days of $2.00 in the local windows 09–12, 12–15 and 15–18, then $25.00
+    # in one window of the DST day: $23.00 above the median of $2.00.
+    settings = make_settings("budget:\n  timezone: Europe/Berlin\n")
+    zone = settings.budget.zone
+    write(
+        store,
+        "claude_code",
+        busy_days(history, ("2.00", "2.00", "2.00"), zone)
+        + [timed(f"dst{i}", when, cost) for i, (when, cost) in enumerate(charges)],
+    )
+
+    result = run(settings, store, now, Recorder())
+
+    day = now.astimezone(zone).date()
+    within = [a for a in result.new if a.kind == "spike-hours"]
+    assert [(a.period, a.amount, a.budget) for a in within] == [
+        (f"{day}T{span[0]:02}", D(25), D(2))
+    ]
+    assert within[0].message.splitlines()[1] == (
+        f"Spike: $25.00 between {span[0]:02}:00 and {span[1]:02}:00 today "
+        "(vs. $2.00 usual for 3 hours)"
+    )
+
+
+def test_hours_zero_judges_whole_days_only(store: Store) -> None:
+    # The data of the flat-history test: the window 12–15 would alert; without
+    # windows the day's spike ($32.00 against $6.00) is the one delivered.
+    settings = make_settings("budget:\n  spikes: {hours: 0}\n")
+    write(
+        store,
+        "claude_code",
+        [
+            *busy_days(DECEMBER_HISTORY, ("2.00", "2.00", "2.00")),
+            timed("a", dt.datetime(2026, 12, 20, 10, tzinfo=dt.UTC), "2.00"),
+            timed("b", dt.datetime(2026, 12, 20, 13, 20, tzinfo=dt.UTC), "30.00"),
+        ],
+    )
+
+    result = run(settings, store, at(12, 20, 14), Recorder())
+
+    assert rules_of(result.new) == [("spike", "claude_code", False)]
+    assert [r.condition for r in rule_rows(settings) if r.rule == "spike"] == [
+        "a day at least $5.00 and 5 MADs above its usual level, after 7 days of history"
+    ]
+
+
+def test_too_few_active_windows_judge_no_window(store: Store) -> None:
+    # Ten days with one $2.00 window each: 10 active windows, 21 needed. The
+    # day ($32.00 against $2.00) still is a spike.
+    settings = make_settings("")
+    write(
+        store,
+        "claude_code",
+        [
+            timed(f"h{d.day}", dt.datetime.combine(d, dt.time(10), dt.UTC), "2.00")
+            for d in DECEMBER_HISTORY
+        ]
+        + [timed("b", dt.datetime(2026, 12, 20, 13, 20, tzinfo=dt.UTC), "32.00")],
+    )
+
+    result = run(settings, store, at(12, 20, 14), Recorder())
+
+    assert rules_of(result.new) == [("spike", "claude_code", False)]
+
+
 # -- renewals --------------------------------------------------------------------------
 
 
@@ -757,8 +1046,8 @@ def test_rule_rows_list_every_rule_with_its_channels() -> None:
         (
             "each source",
             "spike",
-            "a day at least $5.00 and 5 MADs above its usual level, after 7 days of "
-            "history",
+            "a day, or 3 hours of logged usage, at least $5.00 and 5 MADs above its "
+            "usual level, after 7 days of history",
             ("terminal", "toast"),
         ),
     ]

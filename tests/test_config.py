@@ -333,6 +333,20 @@ def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
             id="price-per-token",
         ),
         pytest.param(
+            "budget:\n  spikes:\n    min_amount: 5\n    hours: 5\n",
+            4,
+            "budget.spikes.hours",
+            "5 does not divide the day; use 1, 2, 3, 4, 6, 8, 12 or 24, or 0",
+            id="spike-hours-five",
+        ),
+        pytest.param(
+            "budget:\n  spikes:\n    hours: -3\n",
+            3,
+            "budget.spikes.hours",
+            "must be a whole number from 0 up",
+            id="spike-hours-negative",
+        ),
+        pytest.param(
             "budget:\n  monthly_limit: 5\nwidgets: 3\n",
             3,
             "widgets",
@@ -350,6 +364,19 @@ def test_an_invalid_value_names_file_line_key_and_what_is_accepted(
 
     assert message.startswith(f"{path} line {line}, {key}: ")
     assert accepted in message
+
+
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [
+        pytest.param("", 3, id="default"),
+        pytest.param("budget:\n  spikes: {hours: 6}\n", 6, id="six"),
+        pytest.param("budget:\n  spikes: {hours: 24}\n", 24, id="whole-day"),
+        pytest.param("budget:\n  spikes: {hours: 0}\n", 0, id="off"),
+    ],
+)
+def test_spike_hours_are_a_divisor_of_the_day_or_zero(text: str, hours: int) -> None:
+    assert parse_config(text).budget.spikes.hours == hours
 
 
 def test_an_unquoted_impossible_date_is_a_config_error(tmp_path: Path) -> None:
