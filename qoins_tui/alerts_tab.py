@@ -14,6 +14,7 @@ them over with :meth:`AlertsView.show`.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -33,7 +34,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from qoins_tui.alerts import RETRY_DAYS, RuleRow, rule_rows
+from qoins_tui.alerts import RETRY_DAYS, RuleRow, covered_note, rule_rows
 from qoins_tui.config import Settings
 from qoins_tui.money import format_money, format_percent
 from qoins_tui.store import AlertRecord, Delivery
@@ -56,7 +57,6 @@ SCOPE_CELLS = 20
 """A scope longer than this ends in "…"; the alert in full shows it whole."""
 SEVERITY_COLOUR = {"critical": "error", "warning": "warning"}
 """The theme colour of a severity; ``info`` keeps the text's own."""
-COVERED = "not sent: covered by a higher threshold"
 NO_CHANNEL = "not sent: no channel"
 
 Piece = tuple[str, str]
@@ -84,22 +84,25 @@ class AcknowledgeAlert(Message):
 
 
 def rule_words(alert: AlertRecord) -> str:
-    """``90% used``, ``projected 95%``, ``daily 75%``, ``spike``, ``renewal``,
-    ``ending``: the words the rules view uses."""
+    """``90% used``, ``projected 95%``, ``daily 75%``, ``spike``, ``spike 3h``,
+    ``renewal``, ``ending``: the words the rules view uses."""
     kind, _, level = alert.rule.partition(":")
     if kind == "actual":
         return f"{level}% used"
     if kind in ("projected", "daily"):
         return f"{kind} {level}%"
+    if kind == "spike-hours":
+        return f"spike {level}h"
     return kind
 
 
 def figures(alert: AlertRecord) -> tuple[str, str]:
     """What the alert fired on, and a note on it: the amount against the budget
     and the share of it; for a projection the month-end figure; for a spike the
-    day's spend and the usual level; for a renewal the amount alone."""
+    day's or the window's spend and the usual level; for a renewal the amount
+    alone."""
     cur = alert.currency
-    if alert.kind == "spike" and alert.amount is not None:
+    if alert.kind in ("spike", "spike-hours") and alert.amount is not None:
         usual = (
             f"{format_money(alert.budget, cur)} usual"
             if alert.budget is not None
@@ -131,7 +134,8 @@ def delivery_items(alert: AlertRecord, now: dt.datetime) -> list[list[Piece]]:
     ``toast ✓``, ``email ✗ retry on next refresh``, ``slack ✗ gave up``; the
     sent ones first, so a failure ends the list where the eye lands."""
     if alert.covered:
-        return [[(word, "text-muted") for word in COVERED.split()]]
+        note = covered_note(alert)
+        return [[(word, "text-muted") for word in note.split()]]
     if not alert.deliveries:
         return [[(word, "text-muted") for word in NO_CHANNEL.split()]]
     items = []
@@ -226,7 +230,10 @@ def detail_lines(
     lines.extend([Content(""), Content.styled("Delivery", "bold $secondary")])
     if alert.covered:
         note_text = (
-            "Not sent: a higher threshold of the same budget was crossed at the "
+            "Not sent: a spike within the same day was found at the same time, and "
+            "its alert, which says when, is the one delivered."
+            if alert.kind == "spike"
+            else "Not sent: a higher threshold of the same budget was crossed at the "
             "same time, and its alert is the one delivered."
         )
         lines.extend(
@@ -464,11 +471,14 @@ class AlertsView(Vertical, can_focus=True):
     @property
     def visible_alerts(self) -> list[AlertRecord]:
         """The alerts the list shows: those in the filter's state, and those
-        changed here since it was chosen."""
+        changed here since it was chosen. A covered alert (stored, never sent) shows
+        under ``all`` only."""
         return [
             a
             for a in self.alerts or []
-            if self.filter in ("all", a.state) or a.alert_id in self.kept
+            if self.filter == "all"
+            or (a.state == self.filter and not (a.covered and a.state == "active"))
+            or a.alert_id in self.kept
         ]
 
     def show(self, alerts: list[AlertRecord]) -> None:
@@ -710,8 +720,8 @@ class AlertsView(Vertical, can_focus=True):
                 Content.assemble(
                     "No alerts yet. Alerts fire when spending crosses a threshold "
                     "of a budget (the month's total, a source's, a day's), when a "
-                    "day's spend spikes above the usual, and before a subscription "
-                    "renews or ends. ",
+                    "day's or a few hours' spend spikes above the usual, and before a "
+                    "subscription renews or ends. ",
                     ("qoins --refresh", "bold $accent"),
                     " or ",
                     ("r", "bold $accent"),
@@ -777,9 +787,13 @@ class AlertsView(Vertical, can_focus=True):
         if not alerts:
             total.update("")
             return
+        tally = Counter(
+            "covered" if a.covered and a.state == "active" else a.state for a in alerts
+        )
         counts = [
-            (sum(1 for a in alerts if a.state == state), state)
-            for state in ("active", "acknowledged", "cleared")
+            (tally[state], state)
+            for state in ("active", "covered", "acknowledged", "cleared")
+            if state != "covered" or tally[state]
         ]
         parts: list[Content | str | tuple[str, str]] = [
             " · ".join(f"{n} {state}" for n, state in counts)

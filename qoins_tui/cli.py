@@ -760,7 +760,8 @@ def _alerts(args: argparse.Namespace) -> int:
         return 0
     found = store.alerts()
     if not args.all:
-        # A threshold covered by a higher one was never sent: --all shows it.
+        # An alert covered by another (a higher threshold, a spike within the day)
+        # was never sent: --all shows it.
         found = [a for a in found if a.state == "active" and not a.covered]
     if args.json:
         from qoins_tui.status import alert_object, to_json
@@ -773,6 +774,8 @@ def _alerts(args: argparse.Namespace) -> int:
             if not args.all
             else "qoins: no alerts yet; `qoins --refresh` judges the rules."
         )
+    from qoins_tui.alerts import covered_note
+
     for alert in found:
         when = alert.fired_at.astimezone().strftime("%Y-%m-%d %H:%M")
         sent = ", ".join(
@@ -780,7 +783,7 @@ def _alerts(args: argparse.Namespace) -> int:
             for d in alert.deliveries
         )
         if alert.covered:
-            sent = "not sent: covered by a higher threshold"
+            sent = covered_note(alert)
         elif sent:
             sent = f"delivered: {sent}"
         sys.stdout.write(

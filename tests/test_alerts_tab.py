@@ -277,9 +277,10 @@ async def test_four_opens_the_active_alerts_newest_first(tmp_path: Path) -> None
         assert app.query_one("#tabs", TabbedContent).active == "alerts"
         table = app.alerts_view.table
         assert table.has_focus
-        # Active, newest first: 6 and 5 at Dec 24 09:12 (6 saved after 5), 4 on
-        # Dec 22, 1 on Dec 15. 3 is acknowledged and 2 cleared.
-        assert shown(app) == ["6", "5", "4", "1"]
+        # Active, newest first: 6 at Dec 24 09:12, 4 on Dec 22, 1 on Dec 15. 5,
+        # fired with 6, is covered by it (never sent): only `all` shows it. 3 is
+        # acknowledged and 2 cleared.
+        assert shown(app) == ["6", "4", "1"]
         assert [str(c.label) for c in table.columns.values()] == [
             "When",
             "Severity",
@@ -300,7 +301,6 @@ async def test_four_opens_the_active_alerts_newest_first(tmp_path: Path) -> None
         assert cell(table, "6", "delivery") == (
             "desktop ✓ · toast ✓ · email ✗ retry on next refresh"
         )
-        assert cell(table, "5", "delivery") == "not sent: covered by a higher threshold"
         # 118.20 of 110.00 is 107.45% at month end; desktop failed two days ago.
         assert cell(table, "4", "when") == "Dec 22 18:00"
         assert cell(table, "4", "rule") == "projected 95%"
@@ -321,7 +321,7 @@ async def test_four_opens_the_active_alerts_newest_first(tmp_path: Path) -> None
             "Alerts · active  / shows acknowledged · R the rules"
         )
         assert plain(view.query_one("#alerts-total", Static)).startswith(
-            "4 active · 1 acknowledged · 1 cleared"
+            "3 active · 1 covered · 1 acknowledged · 1 cleared"
         )
         # The month keys and e do nothing here: alerts are every month's.
         assert footer_keys(app) == {"space", "R", "r", "slash", "question_mark", "q"}
@@ -350,12 +350,14 @@ async def test_narrow_rows_hold_two_lines_and_stay_whole(tmp_path: Path) -> None
         assert cell(table, "6", "delivery") == (
             "desktop ✓ · toast ✓\nemail ✗ retry on next refresh"
         )
-        assert cell(table, "5", "delivery") == (
-            "not sent: covered by a higher\nthreshold"
-        )
         drawn = table_lines(table)
         assert not any("…" in line for line in drawn)
         assert all(len(line) <= 80 for line in drawn)
+
+        await press(pilot, "slash", "slash")
+        assert cell(table, "5", "delivery") == (
+            "not sent: covered by a higher\nthreshold"
+        )
 
 
 async def test_space_acknowledges_and_takes_back(
@@ -364,7 +366,7 @@ async def test_space_acknowledges_and_takes_back(
     app = alerts_app(tmp_path)
     toasts = record_toasts(monkeypatch, app)
     async with running(app, WIDE) as pilot:
-        await press(pilot, "4", "down", "down")
+        await press(pilot, "4", "down")
         assert app.alerts_view.selected_alert() is not None
         assert cell(app.alerts_view.table, "4", "rule") == "projected 95%"
 
@@ -381,11 +383,11 @@ async def test_space_acknowledges_and_takes_back(
         ]
         # It stays in view, saying so, so that space can take it back.
         table = app.alerts_view.table
-        assert shown(app) == ["6", "5", "4", "1"]
+        assert shown(app) == ["6", "4", "1"]
         assert cell(table, "4", "state") == "acknowledged"
         assert app.screen.active_bindings["space"].binding.action == "take_back"
         total = plain(app.alerts_view.query_one("#alerts-total", Static))
-        assert total.startswith("3 active · 2 acknowledged · 1 cleared")
+        assert total.startswith("2 active · 1 covered · 2 acknowledged · 1 cleared")
 
         await press(pilot, "space")
         [alert] = app.store.alerts(ids=[4])
@@ -420,7 +422,7 @@ async def test_slash_cycles_active_acknowledged_and_all(tmp_path: Path) -> None:
     async with running(app, WIDE) as pilot:
         await press(pilot, "4")
         view = app.alerts_view
-        assert shown(app) == ["6", "5", "4", "1"]
+        assert shown(app) == ["6", "4", "1"]
 
         await press(pilot, "slash")
         assert view.filter == "acknowledged"
@@ -440,12 +442,17 @@ async def test_slash_cycles_active_acknowledged_and_all(tmp_path: Path) -> None:
         assert cell(view.table, "3", "state") == "acknowledged"
         assert cell(view.table, "2", "state") == "cleared"
         assert cell(view.table, "6", "state") == ""
+        # The covered alert shows here, saying why it was not sent.
+        assert cell(view.table, "5", "state") == ""
+        assert cell(view.table, "5", "delivery") == (
+            "not sent: covered by a higher threshold"
+        )
         # aws_focus's projection: 31.20 of 30.00 = 104%.
         assert cell(view.table, "2", "figures") == "$31.20 / $30.00 (104% at month end)"
 
         await press(pilot, "slash")
         assert view.filter == "active"
-        assert shown(app) == ["6", "5", "4", "1"]
+        assert shown(app) == ["6", "4", "1"]
 
 
 async def test_enter_shows_the_message_and_each_delivery(tmp_path: Path) -> None:
@@ -489,7 +496,8 @@ async def test_a_wide_tall_screen_shows_the_selected_alert(tmp_path: Path) -> No
         assert detail.render().plain.startswith(
             "QOINs URGENT: 90% claude_code Budget Used"
         )
-        await press(pilot, "down")
+        # The acknowledged list has only 3; all keeps it selected: two up is 5.
+        await press(pilot, "slash", "slash", "up", "up")
         text = " ".join(detail.render().plain.split())
         assert text.startswith("QOINs Alert: 75% claude_code Budget Used")
         assert "Not sent: a higher threshold of the same budget was crossed" in text
@@ -526,7 +534,7 @@ async def test_capital_r_shows_the_rules_and_goes_back(tmp_path: Path) -> None:
         assert not view.showing_rules and view.table.has_focus
         await press(pilot, "R", "escape")
         assert not view.showing_rules
-        assert shown(app) == ["6", "5", "4", "1"]
+        assert shown(app) == ["6", "4", "1"]
 
 
 # -- empty states and reloading --------------------------------------------------------
@@ -593,7 +601,8 @@ async def test_the_list_follows_every_reload(
         # A month changed on another tab reads the alerts again too.
         seed_alerts(app.store)
         await press(pilot, "1", "left_square_bracket", "4")
-        assert len(shown(app)) == 5
+        # 1 from the refresh, and the seed's three active ones that are not covered.
+        assert len(shown(app)) == 4
 
 
 # -- the pieces ------------------------------------------------------------------------

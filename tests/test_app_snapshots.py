@@ -200,15 +200,17 @@ def test_budget_entry(
 def test_alerts(
     snap_compare: SnapCompare, tmp_path: Path, size: tuple[int, int]
 ) -> None:
-    """The active alerts: a critical one with a failed e-mail to retry, a covered
-    one, a projection with a failed desktop notice, a spike whose Slack gave up."""
+    """The active alerts: a critical one with a failed e-mail to retry, a
+    projection with a failed desktop notice, a spike whose Slack gave up; the total
+    counts the covered one the list leaves to `all`."""
     assert snap_compare(
         seeded_app(tmp_path, alerts=True), terminal_size=size, run_before=pressing("4")
     )
 
 
 def test_all_alerts(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    """All alerts: the acknowledged and the cleared one say so under their rule."""
+    """All alerts: the acknowledged and the cleared one say so under their rule,
+    the covered one why it was not sent."""
     assert snap_compare(
         seeded_app(tmp_path, alerts=True),
         terminal_size=NARROW,
