@@ -318,8 +318,10 @@ def _source_rows(
     stored = set(store.sources_with_charges())
     names = list(planned)
     for name in sorted(set(refreshes) | set(spent)):
-        refused_import = name.startswith(IMPORT_PREFIX) and name not in stored
-        if name not in planned and not refused_import:
+        # A source no longer configured nor detected stays while charges of it are
+        # stored (they still count); one that stored none, such as an entry that
+        # only ever failed and was then removed, is gone. So is a refused import.
+        if name not in planned and (name in stored or name in spent):
             names.append(name)
     rows = []
     for name in names:

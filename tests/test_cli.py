@@ -794,3 +794,22 @@ def test_agent_log_paths_that_do_not_exist_fail_alone(
         f"claude_code: failed: none of the folders in paths exists ({tmp_path}/gone)"
         in err
     )
+
+
+def test_a_failing_source_removed_from_the_config_is_gone(
+    tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = mixed_config(tmp_path)
+    assert main(["--config", str(config), "--db", str(db), "--refresh"]) == 1
+    # The failing entry, which never stored a charge, is taken out.
+    write(config, "budget:\n  timezone: UTC\n" + SUBSCRIPTIONS)
+    assert main(["--config", str(config), "--db", str(db), "--refresh"]) == 0
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "--db", str(db), "status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert [(s["source"], s["status"]) for s in status["sources"]] == [
+        ("subscriptions", "ok")
+    ]
+    assert main(["--config", str(config), "--db", str(db), "status"]) == 0
+    assert "failed" not in capsys.readouterr().out
