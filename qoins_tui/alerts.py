@@ -669,7 +669,14 @@ def _suggestion(situation: Situation, scope: Scope) -> str:
             f"or raise the budget{where}"
         )
     free = remaining - scope.due
-    if free <= 0:
+    due = format_money(scope.due, currency)
+    if free < 0:
+        return (
+            f"subscriptions due later this month ({due}) take the month "
+            f"{format_money(-free, currency)} past the budget on their own: raise "
+            f"the budget, or cancel or move one of them{where}"
+        )
+    if free == 0:
         return (
             f"the {format_money(remaining, currency)} left is needed by subscriptions "
             f"due later this month: pause usage-billed {who} or raise the budget{where}"
@@ -680,7 +687,7 @@ def _suggestion(situation: Situation, scope: Scope) -> str:
         f"{days} day{'s' if days != 1 else ''} left"
     )
     if scope.due > 0:
-        text += f", after {format_money(scope.due, currency)} of subscriptions due"
+        text += f", after {due} of subscriptions due"
     if scope.rate is not None and scope.rate > pace:
         text += f" (now {format_money(scope.rate, currency)}/day)"
     return text + where

@@ -141,6 +141,38 @@ def test_the_daily_pace_leaves_room_for_subscriptions_still_due(
     assert summary.keep_under == D("18.50") / 8
 
 
+@pytest.mark.parametrize(
+    ("docker", "advice"),
+    [
+        # $27.50 left and $27.50 due on the 28th: nothing left for usage.
+        (
+            "27.50",
+            "the $27.50 left is needed by subscriptions due later this month: pause "
+            "usage-billed spending or raise the budget",
+        ),
+        # $100.00 due against $27.50 left: $72.50 over on the subscription alone.
+        (
+            "100.00",
+            "subscriptions due later this month ($100.00) take the month $72.50 past "
+            "the budget on their own: raise the budget, or cancel or move one of them",
+        ),
+    ],
+)
+def test_subscriptions_due_that_take_all_that_is_left_say_so(
+    store: Store, docker: str, advice: str
+) -> None:
+    settings = make_settings(
+        NO_PROJECTION + "subscriptions:\n"
+        f"  - {{name: Docker, provider: Docker, amount: {docker}, "
+        "start: 2026-01-28}\n"
+    )
+    write(store, "openai", [usd("a", dt.date(2026, 12, 10), "82.50")])
+
+    alert = run(settings, store, at(12, 24), Recorder()).new[0]
+
+    assert f"Recommendation: {advice}" in alert.message
+
+
 def test_one_cent_below_the_threshold_does_not_fire(
     store: Store, quiet_settings: Settings
 ) -> None:
