@@ -210,7 +210,14 @@ def detail_lines(
     )
     if alert.cleared_at is not None:
         state = Content.styled(
-            f"Cleared {when(alert.cleared_at)}: its condition passed.", "$success"
+            f"Cleared {when(alert.cleared_at)}: "
+            + (
+                "the projection fell back, or the spend itself reached the "
+                "threshold and its own alert took over."
+                if alert.kind == "projected"
+                else "its condition no longer holds."
+            ),
+            "$success",
         )
     elif alert.acknowledged_at is not None:
         state = Content.styled(

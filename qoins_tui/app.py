@@ -915,7 +915,8 @@ class QoinsApp(App[None]):
         if self.demo:
             self.notify(
                 "The demo's budgets are not saved: it runs on throwaway settings. "
-                "Set your own in the app without --demo, or with qoins budget set.",
+                "Once QOINs reads your own data (a config.yml or agent logs), set "
+                "them here with e, or with qoins budget set.",
                 title="Budget not changed",
                 markup=False,
             )

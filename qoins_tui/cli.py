@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--month", metavar="YYYY-MM", help="another month than this one"
     )
     budget.add_argument("--json", action="store_true", help="print as JSON")
-    budget_actions = budget.add_subparsers(dest="budget_command", metavar="ACTION")
+    budget_actions = budget.add_subparsers(dest="budget_command", metavar="[ACTION]")
     budget_list = budget_actions.add_parser(
         "list",
         help="every budget scope and its amount",
@@ -192,17 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="alerts raised by the budget, spike and renewal rules",
         description=(
             "List the alerts refreshes raised, newest first, with their delivery on "
-            "each channel. Without an action, the active ones (neither acknowledged "
-            "nor cleared)."
+            "each channel. Without an action, the active ones: neither acknowledged "
+            "nor cleared, nor covered (a threshold crossed together with a higher "
+            "one, stored but not sent)."
         ),
     )
     alerts.add_argument(
         "--all",
         action="store_true",
-        help="every alert, acknowledged and cleared ones included",
+        help="every alert, acknowledged, cleared and covered ones included",
     )
     alerts.add_argument("--json", action="store_true", help="print as JSON")
-    alert_actions = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
+    alert_actions = alerts.add_subparsers(dest="alerts_command", metavar="[ACTION]")
     alert_ack = alert_actions.add_parser(
         "ack",
         help="acknowledge alerts so they leave the active list",
@@ -217,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     name_help = (
         "the source's name under services in config.yml, such as openai (NAME.FIELD "
-        "for a source's second secret)"
+        "for a source's second secret), or notify.CHANNEL for the secret of a "
+        "channel under notifications"
     )
     keys_parser = commands.add_parser(
         "keys",
@@ -237,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Store the key of NAME in the OS keyring, replacing any key stored before. "
             "At a terminal the key is asked for without being shown; otherwise it is "
-            "read from standard input (one trailing newline is dropped), for "
+            "read from standard input (spaces, tabs and one trailing newline around "
+            "it are dropped), for "
             'scripts: printf %s "$KEY" | qoins keys set openai'
         ),
     )
@@ -442,7 +445,7 @@ def _month_summary(args: argparse.Namespace) -> MonthSummary:
             else Month.of(local_today(settings, now))
         )
     except ValueError as exc:
-        raise ConfigError(f"--month: {exc}") from exc
+        raise QoinsError(f"--month: {exc}", title="Invalid option") from exc
     store = Store(locations.db_path(args.db), read_only=True)
     return build_summary(store, settings, month, now)
 
@@ -468,9 +471,10 @@ def _check(args: argparse.Namespace) -> int:
     except ArithmeticError:
         threshold = Decimal("NaN")
     if not threshold.is_finite() or not 0 < threshold <= 1000:
-        raise ConfigError(
+        raise QoinsError(
             f"--threshold: {args.threshold!r} is not a percentage; write a number "
-            "above 0 and at most 1000, such as 90."
+            "above 0 and at most 1000, such as 90.",
+            title="Invalid option",
         )
     summary = _month_summary(args)
     cur = summary.currency

@@ -27,6 +27,7 @@ from qoins_tui.alerts_tab import (
     AlertDetail,
     AlertScreen,
     delivery_items,
+    detail_lines,
     figures,
     pack,
     retries,
@@ -537,6 +538,18 @@ async def test_capital_r_shows_the_rules_and_goes_back(tmp_path: Path) -> None:
         assert shown(app) == ["6", "4", "1"]
 
 
+async def test_the_last_rule_scrolls_clear_of_the_count(tmp_path: Path) -> None:
+    app = alerts_app(tmp_path)
+    async with running(app, NARROW) as pilot:
+        await press(pilot, "4", "R")
+        rules = app.alerts_view.rules_table
+        total = app.alerts_view.query_one("#alerts-total", Static)
+        # Twenty rules of two lines and more do not fit in 24 rows: the table ends
+        # where the count below it starts, so its last line can be scrolled to.
+        assert rules.max_scroll_y > 0
+        assert rules.region.bottom <= total.region.y
+
+
 # -- empty states and reloading --------------------------------------------------------
 
 
@@ -629,6 +642,21 @@ def _record(**fields: Any) -> AlertRecord:
         "acknowledged_at": None,
     }
     return AlertRecord(**(base | fields))
+
+
+def test_a_cleared_alert_says_why_it_cleared() -> None:
+    cleared = _at(19, 9, 12)
+
+    def state_line(**fields: Any) -> str:
+        alert = _record(cleared_at=cleared, **fields)
+        lines = detail_lines(alert, _at(24, 9, 30), dt.date(2026, 12, 24), dt.UTC, 200)
+        return lines[2].plain
+
+    assert state_line() == "Cleared Dec 19 09:12: its condition no longer holds."
+    assert state_line(kind="projected", rule="projected:90") == (
+        "Cleared Dec 19 09:12: the projection fell back, or the spend itself reached "
+        "the threshold and its own alert took over."
+    )
 
 
 def test_rules_read_as_words() -> None:

@@ -369,7 +369,8 @@ async def test_the_demo_writes_no_budget(
             (
                 "Budget not changed",
                 "The demo's budgets are not saved: it runs on throwaway settings. "
-                "Set your own in the app without --demo, or with qoins budget set.",
+                "Once QOINs reads your own data (a config.yml or agent logs), set "
+                "them here with e, or with qoins budget set.",
             )
         ]
         assert config.read_text() == CONFIG

@@ -441,7 +441,7 @@ def test_check_without_a_budget_or_with_a_bad_threshold_exits_2(
 ) -> None:
     assert check(march, db, "--threshold", "ninety") == 2
     assert capsys.readouterr().err == (
-        "qoins: Configuration error: --threshold: 'ninety' is not a percentage; "
+        "qoins: Invalid option: --threshold: 'ninety' is not a percentage; "
         "write a number above 0 and at most 1000, such as 90.\n"
     )
     bare = tmp_path / "bare.yml"
