@@ -311,23 +311,18 @@ class TrendPanel(Panel):
         now = Content.assemble(this_total, money(summary.spent, cur))
         both = Content.assemble(before, " · ", now)
         result.extend([both] if both.cell_length <= width else [before, now])
-        previous_rate = summary.previous_spent / previous.days
-        result.append(
-            Content.assemble(
-                f"{prev_name} averaged ", money(previous_rate, cur), "/day"
-            )
-        )
-        rate = summary.forecast.daily_rate
-        if not summary.is_current:
-            this_rate = summary.spent / summary.month.days
+        previous_rate, rate = summary.usage_rates
+        # Without the subscriptions, which bill on their own dates, not by the day.
+        if previous_rate is not None:
             result.append(
                 Content.assemble(
-                    f"{this_name} averaged ", money(this_rate, cur), "/day"
+                    f"{prev_name} usage averaged ", money(previous_rate, cur), "/day"
                 )
             )
-        elif rate is not None and summary.forecast.basis == "month":
+        if rate is not None:
+            words = "usage so far" if summary.is_current else "usage averaged"
             result.append(
-                Content.assemble(f"{this_name} so far ", money(rate, cur), "/day")
+                Content.assemble(f"{this_name} {words} ", money(rate, cur), "/day")
             )
         return result
 

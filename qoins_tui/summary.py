@@ -110,6 +110,10 @@ class MonthSummary:
     reconciliation: list[Reconciliation] = field(default_factory=list)
     """Bills beside the estimates they replaced, per provider and source."""
     runs_out: dt.date | None = None
+    usage_rates: tuple[Decimal | None, Decimal | None] = (None, None)
+    """Spend per day without the subscriptions, the previous month's over all its
+    days and this one's (over its complete days while it runs); None without
+    usage. Like for like, where the totals include the subscriptions."""
     keep_under: Decimal | None = None
     warnings: list[str] = field(default_factory=list)
     rates_of: tuple[dt.date, dt.date] | None = None
@@ -169,6 +173,7 @@ def _build_summary(
     previous = month.previous()
     pq = month_query(settings, previous.first_day, previous.end)
     previous_usage = store.daily_spend(pq, exclude_sources=[SUBSCRIPTIONS])
+    previous_rate = analysis.daily_rate_of(previous, previous_usage)
     previous_all = store.daily_spend(pq)
     previous_spent = sum(previous_all.values(), Decimal(0)) if previous_all else None
     scheduled = _scheduled_rest(settings, month, today)
@@ -178,7 +183,14 @@ def _build_summary(
         daily_usage,
         daily_all,
         scheduled_rest=scheduled,
-        previous_rate=analysis.daily_rate_of(previous, previous_usage),
+        previous_rate=previous_rate,
+    )
+    usage_rate = (
+        analysis.daily_rate_of(month, daily_usage)
+        if fc.basis == "complete"
+        else fc.daily_rate
+        if fc.basis == "month"
+        else None
     )
 
     chart_end = (
@@ -220,6 +232,7 @@ def _build_summary(
         days_left=days,
         forecast=fc,
         previous_spent=previous_spent,
+        usage_rates=(previous_rate, usage_rate),
         change_percent=(
             None
             if fc.basis == "future"

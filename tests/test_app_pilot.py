@@ -218,11 +218,13 @@ async def test_dashboard_shows_the_month_worked_out_by_hand(tmp_path: Path) -> N
         assert "$2.30" in top[4] and "2%" in top[4]
 
         trend = text_of(app, TrendPanel)
-        # Month end 125.83 against November's 83.43: +50.8%; November's 83.43 over 30
-        # days is 2.78 a day.
+        # Month end 125.83 against November's 83.43: +50.8%. Per day, like for like
+        # without the subscriptions: November's 83.43 − 10.00 = 73.43 over 30 days
+        # is 2.4477; December's usage 3.7365 a day, as the forecast has it.
         assert "month end vs November ↗ +51%" in trend
         assert "November $83.43 · December so far $95.94" in trend
-        assert "November averaged $2.78/day" in trend
+        assert "November usage averaged $2.45/day" in trend
+        assert "December usage so far $3.74/day" in trend
 
         notes = text_of(app, NotesPanel)
         assert "1.2M tokens of qwen3-coder have no price" in notes
@@ -397,11 +399,12 @@ async def test_a_finished_month_gives_its_total_not_so_far(tmp_path: Path) -> No
     app_data.seed_october(app.store)
     async with running(app) as pilot:
         await press(pilot, "left_square_bracket")
-        # October: Cloud Run $2.00. November: $83.43, over 30 days $2.781 a day.
+        # October: Cloud Run $2.00 over 31 days, $0.0645 a day. November: $83.43,
+        # of which $73.43 usage without the $10.00 subscription: $2.4477 a day.
         assert text_of(app, TrendPanel).splitlines()[1:] == [
             "October $2.00 · November $83.43",
-            "October averaged $0.06/day",
-            "November averaged $2.78/day",
+            "October usage averaged $0.06/day",
+            "November usage averaged $2.45/day",
         ]
 
 
