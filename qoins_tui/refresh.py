@@ -53,7 +53,9 @@ class SourceResult:
         """One line for stderr: what was read, counted and skipped, or why it failed."""
         c = self.counts
         if not self.ok:
-            return f"{self.source}: failed: {self.error}"
+            # Errors raised for the source name it first, for other places.
+            error = (self.error or "").removeprefix(f"{self.source}: ")
+            return f"{self.source}: failed: {error}"
         parts = [f"{c.read} read"]
         if c.files_read or c.files_skipped:
             parts.insert(0, f"{c.files_read} files read, {c.files_skipped} unchanged")

@@ -142,7 +142,7 @@ def title_content(row: SourceRow, summary: MonthSummary, zone: dt.tzinfo) -> Con
         (f"  {about}", "$text-muted"),
         "\n",
         (row.status_text, f"bold {status_style}".strip()),
-        f" · {when} · this month ",
+        f" · {when} · {'this month' if summary.is_current else summary.month.label} ",
         money(row.spent, cur, "bold"),
     ]
     if row.budget is not None:
@@ -198,6 +198,14 @@ def notes_content(row: SourceRow) -> Content:
     counts = row.counts
     parts = [Content.styled(f"✖ {problem}", "$error") for problem in counts.problems]
     parts.extend(Content.styled(f"• {note}", "$text-muted") for note in counts.notes)
+    if counts.unpriced:
+        parts.append(
+            Content.styled(
+                f"• {counts.unpriced} unpriced: their model has no price, so their "
+                "tokens are kept without a cost; add it under prices: in config.yml.",
+                "$text-muted",
+            )
+        )
     if not parts and row.error:
         parts = [
             Content.styled(
@@ -557,7 +565,8 @@ class ServicesView(Vertical):
         parts: list[Content | str | tuple[str, str]] = [shown]
         if failed:
             parts.append((f" · {failed} failed", "$error"))
-        parts.extend([" · ", money(total, self.summary.currency), " this month"])
+        month = "this month" if self.summary.is_current else self.summary.month.label
+        parts.extend([" · ", money(total, self.summary.currency), f" {month}"])
         if rows:
             parts.append(("  ·  enter opens a source", "$text-muted"))
         self.query_one("#services-total", Static).update(Content.assemble(*parts))

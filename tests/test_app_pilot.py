@@ -419,6 +419,10 @@ async def test_a_past_source_screen_is_titled_by_what_it_shows(
         box = screen.query_one("#source-chart-box")
         # November has 30 days: the 30 days the summary holds are all of it.
         assert box.border_title == "Daily spend, November 2026"
+        title = screen.query_one("#source-title", Static).render()
+        assert isinstance(title, Content)
+        assert " · November 2026 $" in title.plain
+        assert "this month" not in title.plain
         chart = screen.query_one(DailyChart)
         assert chart.days[0][0] == dt.date(2026, 11, 1)
         await press(pilot, "left_square_bracket")

@@ -525,6 +525,14 @@ def test_an_unset_variable_fails_only_its_source_on_refresh(
     assert results["subscriptions"].ok
     assert not results["exports"].ok
     assert "QOINS_TEST_EXPORTS" in (results["exports"].error or "")
+    # The error names the source for other places; the line says it once.
+    assert (
+        results["exports"]
+        .summary()
+        .startswith(
+            "exports: failed: paths uses ${QOINS_TEST_EXPORTS}, which is not set"
+        )
+    )
 
 
 def test_a_set_variable_is_resolved_when_its_source_runs(
