@@ -295,23 +295,42 @@ def _replace_covered(draft: AlertDraft) -> AlertDraft:
 
 
 def _actual(situation: Situation, scope: Scope, rule: AlertRule) -> AlertDraft:
-    assert scope.monthly is not None
-    currency = situation.currency
     level = _pct(rule.threshold)
     urgent = rule.threshold >= URGENT_FROM
     what = "Budget" if scope.name == "total" else f"{scope.name} Budget"
-    title = f"QOINs {'URGENT' if urgent else 'Alert'}: {level} {what} Used"
+    return _monthly_draft(
+        situation,
+        scope,
+        rule,
+        "actual",
+        "critical" if urgent else "warning",
+        f"QOINs {'URGENT' if urgent else 'Alert'}: {level} {what} Used",
+    )
+
+
+def _monthly_draft(
+    situation: Situation,
+    scope: Scope,
+    rule: AlertRule,
+    kind: str,
+    severity: str,
+    title: str,
+) -> AlertDraft:
+    """An alert on a month's budget: the spend, the projection, the days left and
+    one suggestion."""
+    assert scope.monthly is not None
+    currency = situation.currency
     lines = [_current_line(scope, currency)]
     if scope.projected is not None:
         lines.append(_projected_line(scope, currency))
     lines.append(f"Days Remaining: {situation.days_left}")
     lines.append(f"Recommendation: {_suggestion(situation, scope)}")
     return AlertDraft(
-        rule=f"actual:{_number(rule.threshold)}",
-        kind="actual",
+        rule=f"{kind}:{_number(rule.threshold)}",
+        kind=kind,
         scope=scope.name,
         period=str(situation.month),
-        severity="critical" if urgent else "warning",
+        severity=severity,
         title=title,
         message="\n".join(lines),
         currency=currency,
@@ -350,32 +369,18 @@ def _projected(
         ("projected", scope.name, period, f"projected:{_number(r.threshold)}")
         for r in band
     }
-    currency = situation.currency
     drafts = []
     for rule in reached:
         level = _pct(rule.threshold)
         what = "the budget" if scope.name == "total" else f"the {scope.name} budget"
-        lines = [
-            _current_line(scope, currency),
-            _projected_line(scope, currency),
-            f"Days Remaining: {situation.days_left}",
-            f"Recommendation: {_suggestion(situation, scope)}",
-        ]
         drafts.append(
-            AlertDraft(
-                rule=f"projected:{_number(rule.threshold)}",
-                kind="projected",
-                scope=scope.name,
-                period=period,
-                severity="warning",
-                title=f"QOINs Alert: Projected to Reach {level} of {what}",
-                message="\n".join(lines),
-                currency=currency,
-                channels=rule.channels,
-                amount=scope.spent,
-                budget=scope.monthly,
-                projected=scope.projected,
-                threshold=rule.threshold,
+            _monthly_draft(
+                situation,
+                scope,
+                rule,
+                "projected",
+                "warning",
+                f"QOINs Alert: Projected to Reach {level} of {what}",
             )
         )
     return _covering(drafts, reached), holding
