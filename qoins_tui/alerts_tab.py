@@ -484,7 +484,7 @@ class AlertsView(Vertical, can_focus=True):
             a
             for a in self.alerts or []
             if self.filter == "all"
-            or (a.state == self.filter and not (a.covered and a.state == "active"))
+            or a.listed == self.filter
             or a.alert_id in self.kept
         ]
 
@@ -794,9 +794,7 @@ class AlertsView(Vertical, can_focus=True):
         if not alerts:
             total.update("")
             return
-        tally = Counter(
-            "covered" if a.covered and a.state == "active" else a.state for a in alerts
-        )
+        tally = Counter(a.listed for a in alerts)
         counts = [
             (tally[state], state)
             for state in ("active", "covered", "acknowledged", "cleared")

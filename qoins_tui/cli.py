@@ -766,7 +766,7 @@ def _alerts(args: argparse.Namespace) -> int:
     if not args.all:
         # An alert covered by another (a higher threshold, a spike within the day)
         # was never sent: --all shows it.
-        found = [a for a in found if a.state == "active" and not a.covered]
+        found = [a for a in found if a.listed == "active"]
     if args.json:
         from qoins_tui.status import alert_object, to_json
 

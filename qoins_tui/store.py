@@ -395,6 +395,12 @@ class AlertRecord:
             return "cleared"
         return "acknowledged" if self.acknowledged_at is not None else "active"
 
+    @property
+    def listed(self) -> str:
+        """The state lists go by: ``covered`` for an active alert that was stored
+        covered (never sent), else :attr:`state`."""
+        return "covered" if self.covered and self.state == "active" else self.state
+
 
 @dataclass(frozen=True)
 class MonthQuery:
